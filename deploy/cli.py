@@ -1,0 +1,171 @@
+"""The `hotel` command: one entry point for the platform's whole life cycle.
+
+Every error a user can cause ends in one red line and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from deploy.embedded import EmbeddedPostgres
+from deploy.errors import HotelError
+from hotel_models.settings import SettingsError, get_settings
+
+app = typer.Typer(
+    help="Hotel-booking PostgreSQL platform: schema, migrations, seeding, load, HA, backups.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def masked(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def local_server() -> EmbeddedPostgres:
+    return EmbeddedPostgres.for_state_dir(get_settings().state_dir)
+
+
+def publish_url(url: str) -> None:
+    """Write the DSN where settings find it when HOTEL_DATABASE_URL is unset (0600)."""
+    path = get_settings().local_url_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(url + "\n")
+
+
+@app.command()
+def up() -> None:
+    """Start the local PostgreSQL under the state directory and migrate it to head (idempotent)."""
+    from deploy.migrations import migrate
+
+    server = local_server()
+    with console.status("starting the local PostgreSQL"):
+        server.init()
+        server.start()
+    url = server.url()
+    publish_url(url)
+    before, after = migrate(url, "head")
+    console.print(f"[green]up[/]: migrated {before or 'empty'} -> {after}")
+    _print_status(url)
+    console.print(f"DSN (password in {server.root / 'superuser.password'}): {masked(url)}")
+
+
+@app.command()
+def down(
+    purge: Annotated[bool, typer.Option(help="Also delete the data directory.")] = False,
+) -> None:
+    """Stop the local PostgreSQL (and with --purge delete its data)."""
+    server = local_server()
+    if purge:
+        server.remove()
+        get_settings().local_url_file.unlink(missing_ok=True)
+        (get_settings().state_dir / "pg.location").unlink(missing_ok=True)
+        console.print("[green]down[/]: stopped and removed the local server")
+    else:
+        server.stop()
+        console.print("[green]down[/]: stopped the local server (data kept; --purge removes it)")
+
+
+@app.command()
+def status() -> None:
+    """Show the database the platform points at: server, revision, tables."""
+    from deploy.migrations import require_url
+
+    _print_status(require_url())
+
+
+def _print_status(url: str) -> None:
+    from sqlalchemy import create_engine, pool, text
+
+    from deploy.migrations import current_revision, script_directory
+
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            version = conn.execute(text("SHOW server_version")).scalar_one()
+            recovery = conn.execute(text("SELECT pg_is_in_recovery()")).scalar_one()
+            tables = conn.execute(
+                text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    head = script_directory().get_current_head()
+    current = current_revision(url)
+    table = Table(title="hotel status", show_header=False)
+    table.add_row("database", masked(url))
+    table.add_row("server", f"PostgreSQL {version} ({'replica' if recovery else 'primary'})")
+    table.add_row("revision", f"{current or 'empty'} (head {head})")
+    table.add_row("tables", str(tables))
+    console.print(table)
+
+
+@app.command("migrate")
+def migrate_command(
+    revision: Annotated[
+        str, typer.Argument(help="Target revision: head, base, or 0001...")
+    ] = "head",
+) -> None:
+    """Upgrade or downgrade the database to REVISION (default head)."""
+    from deploy.migrations import migrate, require_url
+
+    before, after = migrate(require_url(), revision)
+    console.print(f"[green]migrated[/]: {before or 'empty'} -> {after or 'empty'}")
+
+
+@app.command()
+def erd(
+    output: Annotated[Path, typer.Option(help="Where to write the diagram.")] = Path("docs/erd.md"),
+) -> None:
+    """Write the Mermaid ER diagram generated from the models."""
+    from deploy.erd import render_erd
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(render_erd())
+    console.print(f"[green]wrote[/] {output}")
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of a driver error: psycopg's message carries the useful part."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def main() -> None:
+    """Console-script entry: run the app, turn known failures into one line and exit 1."""
+    import psycopg
+    from alembic.util.exc import CommandError
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    try:
+        app(standalone_mode=False)
+    except (HotelError, SettingsError) as exc:
+        err_console.print(f"[red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except DBAPIError as exc:
+        err_console.print(f"[red]database error:[/] {_one_line(exc)}", highlight=False)
+        sys.exit(1)
+    except (psycopg.Error, ArgumentError, CommandError) as exc:
+        err_console.print(f"[red]error:[/] {_one_line(exc)}", highlight=False)
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("[red]aborted[/]")
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

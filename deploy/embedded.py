@@ -1,0 +1,302 @@
+"""A local PostgreSQL instance from the server binaries: the default where no server is given.
+
+Runs as the invoking user, or as the `postgres` system user when invoked as root (PostgreSQL
+refuses to run as root). Listens on 127.0.0.1 only, on a free port, with no Unix socket, and
+authenticates with scram-sha-256 and a random superuser password kept in a 0600 file: a dev
+server must not be an open door on a shared machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import stat
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from deploy.errors import HotelError
+
+SERVER_USER = "postgres"
+SUPERUSER = "postgres"
+DATABASE = "hotel"
+INSTALL_HINT = "apt-get install --no-install-recommends postgresql-15 postgresql-contrib"
+
+
+def find_bin_dir() -> Path:
+    """The directory of initdb/pg_ctl: HOTEL_PG_BIN_DIR, PATH, then /usr/lib/postgresql/*/bin."""
+    override = os.environ.get("HOTEL_PG_BIN_DIR")
+    candidates = [Path(override)] if override else []
+    on_path = shutil.which("pg_ctl")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        reverse=True,
+    )
+    candidates.extend(versions)
+    for directory in candidates:
+        if all((directory / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
+            return directory
+    raise HotelError(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {INSTALL_HINT}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run_as_server_user() -> bool:
+    return os.geteuid() == 0
+
+
+def _has_server_user() -> bool:
+    try:
+        pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        return False
+    return True
+
+
+def _reachable_by(path: Path, uid: int, gid: int) -> bool:
+    """Can uid/gid walk down to `path`? (Checks the execute bit of every ancestor.)"""
+    for parent in [*reversed(path.resolve().parents)]:
+        mode = parent.stat()
+        if mode.st_uid == uid:
+            needed = stat.S_IXUSR
+        elif mode.st_gid == gid:
+            needed = stat.S_IXGRP
+        else:
+            needed = stat.S_IXOTH
+        if not mode.st_mode & needed:
+            return False
+    return True
+
+
+@dataclass
+class EmbeddedPostgres:
+    """One instance under `root`: data/ (the cluster), server.log, instance.json (port)."""
+
+    root: Path
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "server.log"
+
+    @property
+    def _meta_file(self) -> Path:
+        return self.root / "instance.json"
+
+    @property
+    def _password_file(self) -> Path:
+        return self.root / "superuser.password"
+
+    @classmethod
+    def for_state_dir(cls, state_dir: Path) -> EmbeddedPostgres:
+        """The instance of a state directory (`hotel up`): state_dir/pg, or, when running as
+        root under a path the server user cannot reach (a clone in /root), a directory under
+        /var/tmp/hotel recorded in state_dir/pg.location."""
+        pointer = state_dir / "pg.location"
+        if pointer.is_file():
+            return cls(Path(pointer.read_text().strip()))
+        root = state_dir.resolve() / "pg"
+        if _run_as_server_user():
+            user = pwd.getpwnam(SERVER_USER) if _has_server_user() else None
+            if user and not _reachable_by(state_dir.resolve(), user.pw_uid, user.pw_gid):
+                digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
+                root = Path("/var/tmp/hotel") / digest
+                root.parent.mkdir(parents=True, exist_ok=True)
+                root.parent.chmod(0o755)
+                state_dir.mkdir(parents=True, exist_ok=True)
+                pointer.write_text(str(root))
+        return cls(root)
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").is_file()
+
+    def init(self, settings: Sequence[str] = ()) -> None:
+        """initdb with data checksums and a random superuser password; no-op if done."""
+        if self.initialized():
+            return
+        bin_dir = find_bin_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._prepare_ownership()
+        password = secrets.token_urlsafe(24)
+        self._password_file.write_text(password)
+        self._password_file.chmod(0o600)
+        pwfile = self.root / ".initdb-pw"
+        pwfile.write_text(password)
+        self._give_to_server_user(pwfile)
+        try:
+            self._run(
+                [
+                    str(bin_dir / "initdb"),
+                    "--pgdata",
+                    str(self.data_dir),
+                    "--username",
+                    SUPERUSER,
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth",
+                    "scram-sha-256",
+                    "--encoding",
+                    "UTF8",
+                    "--locale",
+                    "C.UTF-8",
+                    "--data-checksums",
+                ],
+                what="initdb",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        port = free_port()
+        conf = [
+            "listen_addresses = '127.0.0.1'",
+            f"port = {port}",
+            "unix_socket_directories = ''",
+            "fsync = on",
+            "max_connections = 200",
+            "shared_buffers = 256MB",
+            "log_min_messages = warning",
+            *settings,
+        ]
+        auto_conf = self.data_dir / "postgresql.auto.conf"
+        self._append_as_server_user(auto_conf, "\n".join(conf) + "\n")
+        self._meta_file.write_text(json.dumps({"port": port}))
+
+    def running(self) -> bool:
+        if not self.initialized():
+            return False
+        result = self._run(
+            [str(find_bin_dir() / "pg_ctl"), "status", "--pgdata", str(self.data_dir)],
+            what="pg_ctl status",
+            check=False,
+        )
+        return result.returncode == 0
+
+    def start(self) -> None:
+        if self.running():
+            return
+        self._run(
+            [
+                str(find_bin_dir() / "pg_ctl"),
+                "start",
+                "--wait",
+                "--timeout",
+                "60",
+                "--pgdata",
+                str(self.data_dir),
+                "--log",
+                str(self.log_file),
+            ],
+            what="pg_ctl start",
+        )
+        if not self.running():
+            raise HotelError(f"PostgreSQL did not start: see {self.log_file}")
+        self._ensure_database()
+
+    def stop(self) -> None:
+        if self.running():
+            self._run(
+                [
+                    str(find_bin_dir() / "pg_ctl"),
+                    "stop",
+                    "--wait",
+                    "--mode",
+                    "fast",
+                    "--pgdata",
+                    str(self.data_dir),
+                ],
+                what="pg_ctl stop",
+            )
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- connection --------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return int(json.loads(self._meta_file.read_text())["port"])
+
+    def url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
+        password = quote(self._password_file.read_text().strip(), safe="")
+        return f"{driver}://{SUPERUSER}:{password}@127.0.0.1:{self.port}/{database}"
+
+    def _ensure_database(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url("postgres", driver="postgresql"), autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
+            if exists.fetchone() is None:
+                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+
+    # -- running as the server user -------------------------------------------------------
+
+    def _server_user(self) -> pwd.struct_passwd:
+        try:
+            return pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            raise HotelError(
+                f"running as root needs the '{SERVER_USER}' system user: {INSTALL_HINT}"
+            ) from None
+
+    def _prepare_ownership(self) -> None:
+        if not _run_as_server_user():
+            return
+        user = self._server_user()
+        if not _reachable_by(self.root, user.pw_uid, user.pw_gid):
+            raise HotelError(
+                f"{self.root} is not reachable by the '{SERVER_USER}' user that runs the server "
+                "as root: choose a state directory under a world-traversable path "
+                "(for example HOTEL_STATE_DIR=/var/tmp/hotel)"
+            )
+        self._give_to_server_user(self.root)
+
+    def _give_to_server_user(self, path: Path) -> None:
+        if _run_as_server_user():
+            user = self._server_user()
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+    def _append_as_server_user(self, path: Path, text: str) -> None:
+        with path.open("a") as handle:
+            handle.write(text)
+
+    def _run(
+        self, argv: list[str], *, what: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        extra: dict[str, object] = {}
+        if _run_as_server_user():
+            user = self._server_user()
+            extra = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        env = {**os.environ, "LC_ALL": "C.UTF-8"}
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd="/",
+            check=False,
+            **extra,  # type: ignore[arg-type]
+        )
+        if check and result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            last = detail[-1] if detail else f"exit code {result.returncode}"
+            raise HotelError(f"{what} failed: {last} (log: {self.log_file})")
+        return result

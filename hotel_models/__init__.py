@@ -1,0 +1,38 @@
+"""The hotel-booking schema as SQLAlchemy 2 models. Imports no other package of ours."""
+
+from hotel_models.audit import AuditLog
+from hotel_models.base import Base
+from hotel_models.bookings import Booking, BookingService, BookingStatusHistory, Payment
+from hotel_models.guests import PaymentMethod, User, UserPaymentMethod
+from hotel_models.loyalty import BonusAccount, BonusTransaction
+from hotel_models.partners import Amenity, Hotel, HotelAmenity, Partner, PartnerType
+from hotel_models.reviews import Review
+from hotel_models.rooms import Facility, Room, RoomFacility, RoomRate, Service
+
+metadata = Base.metadata
+
+__all__ = [
+    "Amenity",
+    "AuditLog",
+    "Base",
+    "BonusAccount",
+    "BonusTransaction",
+    "Booking",
+    "BookingService",
+    "BookingStatusHistory",
+    "Facility",
+    "Hotel",
+    "HotelAmenity",
+    "Partner",
+    "PartnerType",
+    "Payment",
+    "PaymentMethod",
+    "Review",
+    "Room",
+    "RoomFacility",
+    "RoomRate",
+    "Service",
+    "User",
+    "UserPaymentMethod",
+    "metadata",
+]

@@ -1,0 +1,99 @@
+"""Every setting of the platform, read from HOTEL_* environment variables or a git-ignored .env.
+
+Secrets (DSNs carry passwords) are SecretStr so they never show up in a repr or a log line,
+and none has a usable default: `.env.example` documents them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from dotenv import dotenv_values
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ANALYST_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOTEL_", env_file=".env", extra="ignore", case_sensitive=False
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="Read-write DSN (HAProxy primary port in the cluster). "
+        "Unset: the embedded server under HOTEL_STATE_DIR.",
+    )
+    replica_url: SecretStr | None = Field(
+        default=None,
+        description="Read-only DSN (HAProxy replica port); unset: reads go to the primary.",
+    )
+    state_dir: Path = Field(
+        default=Path(".hotel"), description="Where the embedded server and local stack keep state."
+    )
+    analysts: str = Field(
+        default="", description="Comma-separated analyst login names, members of role `analytic`."
+    )
+    analyst_passwords_file: Path | None = Field(
+        default=None,
+        description="File of `name=password` lines for analysts "
+        "(alternative to HOTEL_ANALYST_PASSWORD_<NAME>).",
+    )
+    seed_locale: str = Field(default="ru_RU", description="Faker locale of seeded data.")
+
+    @property
+    def local_url_file(self) -> Path:
+        """Where `hotel up` publishes the DSN of the server it runs (mode 0600)."""
+        return self.state_dir / "database.url"
+
+    def resolved_database_url(self) -> str | None:
+        """HOTEL_DATABASE_URL, else the DSN of the local server `hotel up` started."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        if self.local_url_file.is_file():
+            return self.local_url_file.read_text().strip() or None
+        return None
+
+    def analyst_names(self) -> list[str]:
+        names = [n.strip().lower() for n in self.analysts.split(",") if n.strip()]
+        for name in names:
+            if not ANALYST_NAME.match(name):
+                raise SettingsError(
+                    f"HOTEL_ANALYSTS: {name!r} is not a valid role name "
+                    "(use lowercase letters, digits and _, starting with a letter)"
+                )
+        return sorted(set(names))
+
+    def analyst_password(self, name: str) -> str | None:
+        """HOTEL_ANALYST_PASSWORD_<NAME> (environment, then .env), else the passwords file."""
+        key = f"HOTEL_ANALYST_PASSWORD_{name.upper()}"
+        value = os.environ.get(key) or _dotenv().get(key)
+        if value:
+            return value
+        if self.analyst_passwords_file is not None:
+            if not self.analyst_passwords_file.is_file():
+                raise SettingsError(
+                    f"HOTEL_ANALYST_PASSWORDS_FILE: {self.analyst_passwords_file} does not exist"
+                )
+            for line in self.analyst_passwords_file.read_text().splitlines():
+                user, sep, password = line.partition("=")
+                if sep and not line.lstrip().startswith("#") and user.strip().lower() == name:
+                    return password.strip() or None
+        return None
+
+
+def _dotenv() -> dict[str, str | None]:
+    return dotenv_values(".env") if Path(".env").is_file() else {}
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
