@@ -6,7 +6,7 @@ import logging
 from logging.config import fileConfig
 
 from alembic import context
-from sqlalchemy import Connection, create_engine, pool
+from sqlalchemy import Connection, Engine, create_engine, pool
 
 from hotel_models import metadata
 from hotel_models.settings import SettingsError, get_settings
@@ -53,6 +53,10 @@ def run_with(connection: Connection) -> None:
 
 def run_online() -> None:
     external = config.attributes.get("connection")
+    if isinstance(external, Engine):  # pytest-alembic hands over an engine at times
+        with external.connect() as connection:
+            run_with(connection)
+        return
     if external is not None:
         run_with(external)
         return

@@ -33,7 +33,14 @@ INSTALL_HINT = "apt-get install --no-install-recommends postgresql-15 postgresql
 def find_bin_dir() -> Path:
     """The directory of initdb/pg_ctl: HOTEL_PG_BIN_DIR, PATH, then /usr/lib/postgresql/*/bin."""
     override = os.environ.get("HOTEL_PG_BIN_DIR")
-    candidates = [Path(override)] if override else []
+    if override:
+        if not all((Path(override) / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
+            raise HotelError(
+                f"HOTEL_PG_BIN_DIR={override} has no initdb/pg_ctl/postgres: point it at a "
+                f"PostgreSQL bin directory, or unset it and {INSTALL_HINT}"
+            )
+        return Path(override)
+    candidates = []
     on_path = shutil.which("pg_ctl")
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
@@ -117,7 +124,7 @@ class EmbeddedPostgres:
             user = pwd.getpwnam(SERVER_USER) if _has_server_user() else None
             if user and not _reachable_by(state_dir.resolve(), user.pw_uid, user.pw_gid):
                 digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
-                root = Path("/var/tmp/hotel") / digest
+                root = Path("/var/tmp/hotel") / digest  # noqa: S108 (owned, 0700 inside)
                 root.parent.mkdir(parents=True, exist_ok=True)
                 root.parent.chmod(0o755)
                 state_dir.mkdir(parents=True, exist_ok=True)

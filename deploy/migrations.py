@@ -18,9 +18,13 @@ from hotel_models.settings import get_settings
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
+def alembic_config(
+    url: str | None = None,
+    connection: Connection | None = None,
+    script_location: Path = PROJECT_ROOT / "alembic",
+) -> Config:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config.set_main_option("script_location", str(script_location))
     config.attributes["skip_logging_config"] = True
     if url is not None:
         config.attributes["url"] = url
@@ -67,7 +71,9 @@ def migrate(url: str, target: str = "head") -> tuple[str | None, str | None]:
         script.get_revision(target)
     except CommandError:
         known = ", ".join(r.revision for r in reversed(list(script.walk_revisions())))
-        raise HotelError(f"unknown revision {target!r}: known revisions are {known}, head, base")
+        raise HotelError(
+            f"unknown revision {target!r}: known revisions are {known}, head, base"
+        ) from None
     before = current_revision(url)
     config = alembic_config(url=url)
     resolved = None if target == "base" else script.get_revision(target)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     SmallInteger,
     Text,
     func,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -38,6 +39,7 @@ class Booking(IdMixin, CreatedMixin, Base):
         CheckConstraint("total_price >= 0", name="nonnegative_total"),
         CheckConstraint("bonus_points_used >= 0", name="nonnegative_points"),
         Index(None, "room_id", "check_in"),
+        Index("ix_bookings_user_id_id", "user_id", "id"),
     )
 
     code: Mapped[str] = mapped_column(Text, unique=True)
@@ -103,6 +105,12 @@ class Payment(IdMixin, CreatedMixin, Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="positive_amount"),
         Index(None, "booking_id"),
+        Index(
+            "ix_payments_booking_id_completed",
+            "booking_id",
+            postgresql_include=["amount"],
+            postgresql_where=text("status = 'completed'"),
+        ),
     )
 
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="RESTRICT"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, SmallInteger, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, SmallInteger, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotel_models.base import Base, CreatedMixin, IdMixin
@@ -44,6 +44,8 @@ class Hotel(IdMixin, CreatedMixin, Base):
     __table_args__ = (
         CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
         CheckConstraint("stars BETWEEN 1 AND 5", name="stars_range"),
+        Index("ix_hotels_rating_desc", text("rating DESC NULLS LAST")),
+        Index("ix_hotels_city", "city"),
     )
 
     # RESTRICT: deleting a partner must not silently delete hotels that have bookings.

@@ -12,6 +12,7 @@ from sqlalchemy import (
     SmallInteger,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -27,6 +28,18 @@ class Room(IdMixin, CreatedMixin, Base):
         UniqueConstraint("hotel_id", "number"),
         CheckConstraint("capacity >= 1", name="positive_capacity"),
         CheckConstraint("price >= 0", name="nonnegative_price"),
+        Index(
+            "ix_rooms_hotel_id_price_desc",
+            "hotel_id",
+            text("price DESC"),
+            postgresql_include=["id"],
+        ),
+        Index(
+            "ix_rooms_price_capacity_desc",
+            "price",
+            text("capacity DESC"),
+            postgresql_include=["hotel_id"],
+        ),
     )
 
     # CASCADE: a hotel's rooms go with it; bookings (RESTRICT on room) stop that when

@@ -1,0 +1,118 @@
+"""One real PostgreSQL for the whole session: the embedded server by default,
+HOTEL_TEST_DATABASE_URL for an existing one, HOTEL_TEST_BACKEND=docker for testcontainers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, pool, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+# Settings the migrations read: two analysts, one with a password, one without (NOLOGIN).
+os.environ.pop("HOTEL_DATABASE_URL", None)
+os.environ["HOTEL_ANALYSTS"] = "ann,bob"
+os.environ["HOTEL_ANALYST_PASSWORD_ANN"] = uuid.uuid4().hex
+
+from deploy.embedded import EmbeddedPostgres
+from deploy.migrations import alembic_config
+from hotel_models.settings import get_settings
+
+get_settings.cache_clear()
+
+
+def _docker_server() -> Iterator[str]:
+    try:
+        from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found]
+    except ImportError:
+        pytest.skip("HOTEL_TEST_BACKEND=docker needs the docker extra: pip install '.[docker]'")
+    try:
+        container = PostgresContainer("postgres:15", driver="psycopg").start()
+    except Exception as exc:  # no engine answers: say so instead of failing every test
+        pytest.skip(f"HOTEL_TEST_BACKEND=docker but no Docker engine answers: {exc}")
+    try:
+        yield container.get_connection_url()
+    finally:
+        container.stop()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """A superuser URL to a maintenance database of the test server."""
+    if url := os.environ.get("HOTEL_TEST_DATABASE_URL"):
+        yield url
+        return
+    if os.environ.get("HOTEL_TEST_BACKEND") == "docker":
+        yield from _docker_server()
+        return
+    root = Path(tempfile.mkdtemp(prefix="hotel-pg-"))
+    root.chmod(0o755)  # the server runs as `postgres` when the tests run as root
+    server = EmbeddedPostgres(root / "pg")
+    server.init()
+    server.start()
+    try:
+        yield server.url("postgres")
+    finally:
+        server.remove()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def database_factory(server_url: str) -> Iterator[Callable[[], str]]:
+    """Creates empty databases on the test server; drops them all at the end."""
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+    yield create
+    with admin.connect() as conn:
+        for name in created:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def empty_url(database_factory: Callable[[], str]) -> str:
+    return database_factory()
+
+
+@pytest.fixture(scope="session")
+def head_url(database_factory: Callable[[], str]) -> str:
+    """One database migrated to head, shared by the model tests (they roll back)."""
+    from alembic import command
+
+    url = database_factory()
+    command.upgrade(alembic_config(url=url), "head")
+    return url
+
+
+@pytest.fixture(scope="session")
+def head_engine(head_url: str) -> Iterator[Engine]:
+    engine = create_engine(head_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(head_engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back: commits become savepoints."""
+    with head_engine.connect() as conn:
+        outer = conn.begin()
+        db = Session(bind=conn, join_transaction_mode="create_savepoint")
+        try:
+            yield db
+        finally:
+            db.close()
+            outer.rollback()
