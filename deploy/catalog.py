@@ -27,8 +27,7 @@ SECTIONS: dict[str, str] = {
         SELECT extname, extversion || ' in ' || extnamespace::regnamespace::text
         FROM pg_extension WHERE extname <> 'plpgsql'""",
     "schemas": f"""
-        SELECT n.nspname, pg_get_userbyid(n.nspowner) || ' acl=' ||
-               coalesce(array_to_string(array(SELECT unnest(n.nspacl)::text ORDER BY 1), ','), '-')
+        SELECT n.nspname, 'owner ' || pg_get_userbyid(n.nspowner)
         FROM pg_namespace n WHERE {_USER_NS}""",
     "tables": f"""
         SELECT n.nspname || '.' || c.relname,
@@ -145,6 +144,12 @@ SECTIONS: dict[str, str] = {
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,
              aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) acl
         WHERE {_USER_NS} AND {_NOT_EXTENSION.format(cls="'pg_proc'", oid="p.oid")}
+        UNION ALL
+        SELECT 'schema ' || n.nspname || ' to '
+               || CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END
+               || ': ' || acl.privilege_type, 'by ' || pg_get_userbyid(acl.grantor)
+        FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) acl
+        WHERE {_USER_NS}
         UNION ALL
         SELECT 'database to ' || CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END
                || ': ' || acl.privilege_type, 'by ' || pg_get_userbyid(acl.grantor)

@@ -288,19 +288,17 @@ class EmbeddedPostgres:
     def _run(
         self, argv: list[str], *, what: str, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        extra: dict[str, object] = {}
-        if _run_as_server_user():
-            user = self._server_user()
-            extra = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-        env = {**os.environ, "LC_ALL": "C.UTF-8"}
+        server = self._server_user() if _run_as_server_user() else None
         result = subprocess.run(
             argv,
             capture_output=True,
             text=True,
-            env=env,
+            env={**os.environ, "LC_ALL": "C.UTF-8"},
             cwd="/",
             check=False,
-            **extra,  # type: ignore[arg-type]
+            user=server.pw_uid if server else None,
+            group=server.pw_gid if server else None,
+            extra_groups=[] if server else None,
         )
         if check and result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()

@@ -45,7 +45,8 @@ def drop_analytic_roles() -> str:
     database still uses `analytic`, its analysts must keep working there."""
     managed = (
         "SELECT a.rolname FROM pg_roles a JOIN pg_shdescription d ON d.objoid = a.oid "
-        f"AND d.classoid = 'pg_authid'::regclass WHERE d.description = {quote_literal(ANALYST_COMMENT)}"
+        "AND d.classoid = 'pg_authid'::regclass "
+        f"WHERE d.description = {quote_literal(ANALYST_COMMENT)}"
     )
     return (
         "DO $$ DECLARE r record; BEGIN BEGIN "

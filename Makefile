@@ -1,0 +1,45 @@
+# Run `make` for this list. The first two targets are all a fresh Debian machine needs.
+.DEFAULT_GOAL := help
+VENV := .venv/bin
+STAMP := .venv/.installed
+
+.PHONY: help up down test lint format typecheck pytest erd install clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+up: $(STAMP) ## Install what is missing, start the platform, migrate to head, print where it is
+	$(VENV)/hotel up
+
+down: ## Stop the platform (data kept)
+	$(VENV)/hotel down
+
+test: $(STAMP) lint typecheck pytest ## Lint, type-check and run every test against real PostgreSQL
+
+lint: $(STAMP) ## ruff lint and format check
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(VENV)/ruff check --fix .
+	$(VENV)/ruff format .
+
+typecheck: $(STAMP) ## mypy over the packages
+	$(VENV)/mypy
+
+pytest: $(STAMP) ## The test suite (starts its own PostgreSQL)
+	$(VENV)/python -m pytest
+
+erd: $(STAMP) ## Regenerate docs/erd.md from the models
+	$(VENV)/hotel erd
+
+install: ## Install system packages (as root) and the virtualenv
+	bash deploy/bootstrap.sh
+	@touch $(STAMP)
+
+$(STAMP): pyproject.toml deploy/bootstrap.sh
+	bash deploy/bootstrap.sh
+	@touch $(STAMP)
+
+clean: ## Remove the virtualenv and caches (not the state directory)
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache
