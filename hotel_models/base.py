@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, DateTime, Enum, Identity, MetaData, Numeric, func
+from sqlalchemy import BigInteger, Date, DateTime, Enum, Identity, MetaData, Numeric, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -55,3 +55,13 @@ class IdMixin:
 
 class CreatedMixin:
     created_at: Mapped[datetime] = mapped_column(server_default=func.now(), sort_order=99)
+
+
+class AccountMixin:
+    """A login of its own: guests and partners are separate accounts with the same shape.
+    The password is hashed by the service (argon2/bcrypt); the database never sees it plain."""
+
+    login: Mapped[str] = mapped_column(Text, unique=True)
+    email: Mapped[str] = mapped_column(Text, unique=True)
+    phone: Mapped[str | None] = mapped_column(Text)
+    password_hash: Mapped[str] = mapped_column(Text)

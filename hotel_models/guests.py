@@ -7,19 +7,14 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hotel_models.base import Base, CreatedMixin, IdMixin
+from hotel_models.base import AccountMixin, Base, CreatedMixin, IdMixin
 
 
-class User(IdMixin, CreatedMixin, Base):
+class User(IdMixin, AccountMixin, CreatedMixin, Base):
     __tablename__ = "users"
 
     first_name: Mapped[str] = mapped_column(Text)
     last_name: Mapped[str] = mapped_column(Text)
-    email: Mapped[str] = mapped_column(Text, unique=True)
-    phone: Mapped[str | None] = mapped_column(Text)
-    login: Mapped[str] = mapped_column(Text, unique=True)
-    # A hash computed by the service (argon2/bcrypt); the database never sees a plain password.
-    password_hash: Mapped[str] = mapped_column(Text)
 
 
 class PaymentMethod(IdMixin, Base):

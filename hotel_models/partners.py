@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, SmallInteger, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from hotel_models.base import Base, CreatedMixin, IdMixin
+from hotel_models.base import AccountMixin, Base, CreatedMixin, IdMixin
 
 if TYPE_CHECKING:
     from hotel_models.rooms import Room, Service
@@ -21,7 +21,7 @@ class PartnerType(IdMixin, Base):
     name: Mapped[str] = mapped_column(Text)
 
 
-class Partner(IdMixin, CreatedMixin, Base):
+class Partner(IdMixin, AccountMixin, CreatedMixin, Base):
     """A partner account, separate from guests; it logs in with its own login."""
 
     __tablename__ = "partners"
@@ -31,10 +31,6 @@ class Partner(IdMixin, CreatedMixin, Base):
         ForeignKey("partner_types.id", ondelete="RESTRICT"), index=True
     )
     name: Mapped[str] = mapped_column(Text)
-    login: Mapped[str] = mapped_column(Text, unique=True)
-    email: Mapped[str] = mapped_column(Text, unique=True)
-    phone: Mapped[str | None] = mapped_column(Text)
-    password_hash: Mapped[str] = mapped_column(Text)
 
     hotels: Mapped[list[Hotel]] = relationship(back_populates="partner", lazy="raise")
 
