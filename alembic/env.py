@@ -1,14 +1,20 @@
-"""Alembic environment: online (own engine or a caller's connection) and offline --sql modes."""
+"""Alembic environment: online (own engine or a caller's connection) and offline --sql modes.
+
+Every run sets lock_timeout and statement_timeout first (online and in --sql output), so a
+migration stuck behind a long query fails fast instead of queueing all traffic behind it.
+Online runs record each step in the migration ledger (hotel_models.migration_history).
+"""
 
 from __future__ import annotations
 
 import logging
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from sqlalchemy import Connection, Engine, create_engine, pool
 
-from hotel_models import metadata
+from hotel_models import metadata, migration_history
 from hotel_models.settings import SettingsError, get_settings
 
 config = context.config
@@ -16,13 +22,28 @@ if config.config_file_name is not None and not config.attributes.get("skip_loggi
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 log = logging.getLogger("alembic.env")
 
-OPTIONS = {
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Autogenerate compares the models' tables only, not the ledger (bookkeeping)."""
+    return not (type_ == "table" and name == migration_history.HISTORY_TABLE)
+
+
+OPTIONS: dict[str, Any] = {
     "target_metadata": metadata,
     "compare_type": True,
     "compare_server_default": True,
+    "include_name": include_name,
     # One transaction per revision: a failure leaves the database at the last good revision.
     "transaction_per_migration": True,
 }
+
+
+def timeouts() -> list[str]:
+    settings = get_settings()
+    return [
+        f"SET lock_timeout = '{settings.migration_lock_timeout}'",
+        f"SET statement_timeout = '{settings.migration_statement_timeout}'",
+    ]
 
 
 def database_url() -> str:
@@ -31,22 +52,26 @@ def database_url() -> str:
         raise SettingsError(
             "no database: set HOTEL_DATABASE_URL, or run `hotel up` to start the local server"
         )
-    return url
+    return str(url)
 
 
 def run_offline() -> None:
     url = config.attributes.get("url") or get_settings().resolved_database_url()
-    context.configure(
-        url=url or "postgresql+psycopg://",
-        literal_binds=True,
-        **OPTIONS,  # type: ignore[arg-type]
-    )
+    context.configure(url=url or "postgresql+psycopg://", literal_binds=True, **OPTIONS)
+    for statement in timeouts():
+        context.execute(statement)
     with context.begin_transaction():
         context.run_migrations()
 
 
 def run_with(connection: Connection) -> None:
-    context.configure(connection=connection, **OPTIONS)  # type: ignore[arg-type]
+    for statement in timeouts():
+        connection.exec_driver_sql(statement)
+    migration_history.ensure_table(connection)
+    connection.commit()
+    context.configure(
+        connection=connection, on_version_apply=migration_history.step_recorder(), **OPTIONS
+    )
     with context.begin_transaction():
         context.run_migrations()
 

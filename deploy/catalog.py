@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
+from hotel_models.migration_history import HISTORY_TABLE
+
 Snapshot = dict[str, dict[str, str]]
 
 # Each query returns (key, definition) rows for one kind of object in the user schemas.
@@ -194,8 +196,9 @@ NOUNS = {
     "default_privileges": "default privilege",
 }
 
-# Alembic's own bookkeeping: created by the first upgrade, kept by every downgrade.
-BOOKKEEPING = "alembic_version"
+# Bookkeeping, created by the first upgrade and kept by every downgrade: Alembic's version
+# table and our migration ledger (with their keys, sequences and grants).
+BOOKKEEPING = ("alembic_version", HISTORY_TABLE)
 
 
 def take_snapshot(connection: Connection) -> Snapshot:
@@ -204,7 +207,9 @@ def take_snapshot(connection: Connection) -> Snapshot:
     for section, query in SECTIONS.items():
         rows = connection.execute(text(query)).all()
         snapshot[section] = {
-            str(key): str(value) for key, value in sorted(rows) if BOOKKEEPING not in str(key)
+            str(key): str(value)
+            for key, value in sorted(rows)
+            if not any(table in str(key) for table in BOOKKEEPING)
         }
     return snapshot
 

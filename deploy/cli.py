@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from deploy.embedded import EmbeddedPostgres
 from deploy.errors import HotelError
+from deploy.migration_ledger import RevisionState
 from hotel_models.settings import SettingsError, get_settings
 
 app = typer.Typer(
@@ -56,8 +57,8 @@ def up() -> None:
         server.start()
     url = server.url()
     publish_url(url)
-    before, after = migrate(url, "head")
-    console.print(f"[green]up[/]: migrated {before or 'empty'} -> {after}")
+    result = migrate(url, "head")
+    console.print(f"[green]up[/]: migrated {result.before or 'empty'} -> {result.after}")
     _print_status(url)
     console.print(f"DSN (password in {server.root / 'superuser.password'}): {masked(url)}")
 
@@ -113,15 +114,70 @@ def _print_status(url: str) -> None:
 
 @app.command("migrate")
 def migrate_command(
-    revision: Annotated[
-        str, typer.Argument(help="Target revision: head, base, or 0001...")
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A revision (head, base, 0003...) to upgrade or downgrade to; or an action: "
+            "info (revisions and their state), validate (applied files unchanged, one head), "
+            "repair (re-record checksums after a reviewed change), baseline REVISION "
+            "(adopt an existing database), lint (squawk over each revision's SQL)."
+        ),
     ] = "head",
+    revision: Annotated[str | None, typer.Argument(help="The revision of `baseline`.")] = None,
 ) -> None:
-    """Upgrade or downgrade the database to REVISION (default head)."""
-    from deploy.migrations import migrate, require_url
+    """Migrate like Flyway: one migrator at a time, validated first, hooks after."""
+    from deploy import migrations
 
-    before, after = migrate(require_url(), revision)
-    console.print(f"[green]migrated[/]: {before or 'empty'} -> {after or 'empty'}")
+    if target == "lint":
+        from deploy.migration_lint import lint
+
+        findings = lint()
+        if findings:
+            raise HotelError(f"lint: {len(findings)} finding(s), first: {findings[0]}")
+        console.print("[green]lint[/]: every revision passes squawk (or waives with a reason)")
+        return
+    url = migrations.require_url()
+    if target == "info":
+        _print_info(migrations.info(url))
+    elif target == "validate":
+        problems = migrations.validate(url)
+        if problems:
+            raise HotelError(f"validate failed: {problems[0]}")
+        console.print("[green]valid[/]: applied revisions unchanged, one head")
+    elif target == "repair":
+        repaired = migrations.repair(url)
+        console.print(f"[green]repaired[/]: {', '.join(repaired) or 'nothing to repair'}")
+    elif target == "baseline":
+        if revision is None:
+            raise HotelError("baseline needs a revision: hotel migrate baseline 0003")
+        recorded = migrations.baseline(url, revision)
+        console.print(f"[green]baselined[/] at {revision}: recorded {', '.join(recorded)}")
+    else:
+        if revision is not None:
+            raise HotelError(f"unexpected argument {revision!r}: only baseline takes a revision")
+        result = migrations.migrate(url, target, on_wait=lambda line: err_console.print(line))
+        console.print(
+            f"[green]migrated[/]: {result.before or 'empty'} -> {result.after or 'empty'}"
+        )
+        if result.analyzed:
+            console.print(f"analyzed: {', '.join(result.analyzed)}")
+
+
+def _print_info(states: list[RevisionState]) -> None:
+    colours = {"applied": "green", "pending": "yellow", "changed": "red", "unrecorded": "red"}
+    table = Table(title="migrations")
+    for column in ("revision", "description", "state", "applied at", "by", "ms"):
+        table.add_column(column)
+    for state in states:
+        table.add_row(
+            state.revision,
+            state.description,
+            f"[{colours[state.state]}]{state.state}[/]",
+            state.applied_at.strftime("%Y-%m-%d %H:%M:%S") if state.applied_at else "",
+            state.applied_by,
+            "" if state.duration_ms is None else str(state.duration_ms),
+        )
+    console.print(table)
 
 
 @app.command()

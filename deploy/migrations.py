@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, create_engine, pool
+from psycopg.errors import LockNotAvailable
+from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
+from deploy import migration_ledger as ledger
+from deploy.catalog import Snapshot, take_snapshot
 from deploy.errors import HotelError
+from deploy.migration_lock import migration_lock
 from hotel_models.settings import get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCRIPTS = PROJECT_ROOT / "alembic"
 
 
 def alembic_config(
     url: str | None = None,
     connection: Connection | None = None,
-    script_location: Path = PROJECT_ROOT / "alembic",
+    script_location: Path = DEFAULT_SCRIPTS,
 ) -> Config:
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(script_location))
@@ -64,31 +72,149 @@ def current_revision(url: str) -> str | None:
         engine.dispose()
 
 
-def migrate(url: str, target: str = "head") -> tuple[str | None, str | None]:
-    """Upgrade or downgrade to `target`; returns (before, after)."""
-    script = script_directory()
+@contextmanager
+def connect(url: str) -> Iterator[Connection]:
+    """One connection in one transaction, committed at the end."""
+    engine = create_engine(url, poolclass=pool.NullPool)
     try:
-        script.get_revision(target)
+        with engine.begin() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def resolve_target(script: ScriptDirectory, target: str) -> str:
+    if target == "base":
+        return "base"
+    try:
+        resolved = script.get_revision(target)
     except CommandError:
+        resolved = None
+    if resolved is None:
         known = ", ".join(r.revision for r in reversed(list(script.walk_revisions())))
+        raise HotelError(f"unknown revision {target!r}: known revisions are {known}, head, base")
+    return resolved.revision
+
+
+@dataclass
+class MigrationResult:
+    before: str | None
+    after: str | None
+    analyzed: list[str] = field(default_factory=list)
+
+
+def migrate(
+    url: str,
+    target: str = "head",
+    script_location: Path = DEFAULT_SCRIPTS,
+    on_wait: Callable[[str], None] = print,
+) -> MigrationResult:
+    """Upgrade or downgrade to `target` like Flyway's migrate: one migrator at a time,
+    validate first, then the after-migrate hooks (analyst roles, ANALYZE) on upgrades."""
+    config = alembic_config(url=url, script_location=script_location)
+    script = ScriptDirectory.from_config(config)
+    target_rev = resolve_target(script, target)
+    with migration_lock(url, get_settings().migration_lock_wait, on_wait):
+        before = current_revision(url)
+        with connect(url) as conn:
+            problems = ledger.validate(conn, script, before)
+        if problems:
+            raise HotelError(f"validate failed, nothing migrated: {problems[0]}")
+        applied = ledger.applied_revisions(script, before)
+        downgrade = target_rev == "base" or (before is not None and target_rev in applied[:-1])
+        if downgrade:
+            with lock_timeout_explained(url):
+                command.downgrade(config, target_rev)
+            return MigrationResult(before, current_revision(url))
+        with connect(url) as conn:
+            snapshot_before = take_snapshot(conn)
+        with lock_timeout_explained(url):
+            command.upgrade(config, target_rev)
+        after = current_revision(url)
+        analyzed: list[str] = []
+        if after != before:
+            analyzed = after_migrate(url, snapshot_before)
+        return MigrationResult(before, after, analyzed)
+
+
+@contextmanager
+def lock_timeout_explained(url: str) -> Iterator[None]:
+    """A revision that waited past lock_timeout rolled back: say so, and where we stand."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if not isinstance(exc.orig, LockNotAvailable):
+            raise
         raise HotelError(
-            f"unknown revision {target!r}: known revisions are {known}, head, base"
+            f"a revision waited more than lock_timeout ({get_settings().migration_lock_timeout}) "
+            "for a lock another session holds, and was rolled back; the database stays at "
+            f"{current_revision(url) or 'empty'}: retry when that session ends "
+            "(HOTEL_MIGRATION_LOCK_TIMEOUT sets the wait)"
         ) from None
-    before = current_revision(url)
-    config = alembic_config(url=url)
-    resolved = None if target == "base" else script.get_revision(target)
-    target_rev = "base" if resolved is None else resolved.revision
-    if before is not None and target_rev != "base" and _is_descendant(script, before, target_rev):
-        command.downgrade(config, target_rev)
-    elif target_rev == "base":
-        command.downgrade(config, "base")
-    else:
-        command.upgrade(config, target_rev)
-    return before, current_revision(url)
 
 
-def _is_descendant(script: ScriptDirectory, revision: str, ancestor: str) -> bool:
-    """True when `revision` lies strictly above `ancestor` in the history."""
-    if revision == ancestor:
-        return False
-    return any(r.revision == ancestor for r in script.iterate_revisions(revision, "base"))
+def after_migrate(url: str, snapshot_before: Snapshot) -> list[str]:
+    """Flyway's afterMigrate: reconcile analyst logins, ANALYZE the tables that changed."""
+    from hotel_models.roles import sync_analysts
+
+    with connect(url) as conn:
+        if conn.execute(text("SELECT to_regrole('analytic') IS NOT NULL")).scalar_one():
+            sync_analysts(conn, get_settings())
+        tables = sorted(changed_tables(snapshot_before, take_snapshot(conn)))
+        for table in tables:
+            conn.execute(text(f"ANALYZE {table}"))
+    return tables
+
+
+def changed_tables(before: Snapshot, after: Snapshot) -> set[str]:
+    """Tables created, or whose columns, constraints or indexes changed (schema.table)."""
+    changed = set(after["tables"].keys() - before["tables"].keys())
+    for section in ("columns", "constraints"):
+        for key in before[section].keys() ^ after[section].keys() | {
+            k
+            for k in before[section].keys() & after[section].keys()
+            if before[section][k] != after[section][k]
+        }:
+            changed.add(".".join(key.split(".")[:2]))
+    for key in after["indexes"].keys() - before["indexes"].keys():
+        definition = after["indexes"][key]
+        changed.add(definition.split(" ON ", 1)[1].split(" ", 1)[0].removeprefix("ONLY "))
+    return {t for t in changed if t in after["tables"] and "kind=r" in after["tables"][t]}
+
+
+def info(url: str, script_location: Path = DEFAULT_SCRIPTS) -> list[ledger.RevisionState]:
+    script = ScriptDirectory.from_config(alembic_config(script_location=script_location))
+    current = current_revision(url)
+    with connect(url) as conn:
+        return ledger.info(conn, script, current)
+
+
+def validate(url: str, script_location: Path = DEFAULT_SCRIPTS) -> list[str]:
+    script = ScriptDirectory.from_config(alembic_config(script_location=script_location))
+    current = current_revision(url)
+    with connect(url) as conn:
+        return ledger.validate(conn, script, current)
+
+
+def repair(url: str, script_location: Path = DEFAULT_SCRIPTS) -> list[str]:
+    script = ScriptDirectory.from_config(alembic_config(script_location=script_location))
+    with migration_lock(url, get_settings().migration_lock_wait), connect(url) as conn:
+        return ledger.repair(conn, script, current_revision(url))
+
+
+def baseline(url: str, revision: str, script_location: Path = DEFAULT_SCRIPTS) -> list[str]:
+    """Adopt a database whose schema already matches `revision` (Alembic's stamp + ledger)."""
+    config = alembic_config(url=url, script_location=script_location)
+    script = ScriptDirectory.from_config(config)
+    target = resolve_target(script, revision)
+    with migration_lock(url, get_settings().migration_lock_wait):
+        current = current_revision(url)
+        if current is not None:
+            raise HotelError(
+                f"the database is already at revision {current}: baseline adopts only a "
+                "database Alembic has never migrated"
+            )
+        with connect(url) as conn:
+            recorded = ledger.baseline(conn, script, target)
+        command.stamp(config, target)
+    return recorded

@@ -47,6 +47,21 @@ class Settings(BaseSettings):
         description="File of `name=password` lines for analysts "
         "(alternative to HOTEL_ANALYST_PASSWORD_<NAME>).",
     )
+    migration_lock_timeout: str = Field(
+        default="5s",
+        pattern=r"^\d+\s*(ms|s|min|h)?$",
+        description="lock_timeout of every migration: fail fast instead of queueing traffic.",
+    )
+    migration_statement_timeout: str = Field(
+        default="30min",
+        pattern=r"^\d+\s*(ms|s|min|h)?$",
+        description="statement_timeout of every migration (0 = none).",
+    )
+    migration_lock_wait: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds `hotel migrate` waits for another running migration.",
+    )
     seed_locale: str = Field(default="ru_RU", description="Faker locale of seeded data.")
 
     @property

@@ -12,11 +12,12 @@ Kept, each for the query it serves:
 - rooms (price, capacity DESC) INCLUDE (hotel_id): rooms in a price and capacity range.
 - hotels (city): every search starts from a city.
 Dropped: hotel_amenities (hotel_id, amenity_id) is exactly its primary key's index.
+
+Runs outside a transaction (autocommit_block): CREATE INDEX CONCURRENTLY cannot run in one.
 """
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
@@ -25,35 +26,30 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def upgrade() -> None:
-    op.create_index(
-        "ix_rooms_hotel_id_price_desc",
-        "rooms",
-        ["hotel_id", sa.text("price DESC")],
-        postgresql_include=["id"],
-    )
-    op.create_index(
-        "ix_payments_booking_id_completed",
+# Name -> (table, definition). Built CONCURRENTLY outside a transaction so a live system keeps
+# writing meanwhile; a build that failed half-way leaves an INVALID index behind, so each one
+# is dropped first if present rather than skipped by IF NOT EXISTS.
+INDEXES = {
+    "ix_rooms_hotel_id_price_desc": ("rooms", "(hotel_id, price DESC) INCLUDE (id)"),
+    "ix_payments_booking_id_completed": (
         "payments",
-        ["booking_id"],
-        postgresql_include=["amount"],
-        postgresql_where=sa.text("status = 'completed'"),
-    )
-    op.create_index("ix_bookings_user_id_id", "bookings", ["user_id", "id"])
-    op.create_index("ix_hotels_rating_desc", "hotels", [sa.text("rating DESC NULLS LAST")])
-    op.create_index(
-        "ix_rooms_price_capacity_desc",
-        "rooms",
-        ["price", sa.text("capacity DESC")],
-        postgresql_include=["hotel_id"],
-    )
-    op.create_index("ix_hotels_city", "hotels", ["city"])
+        "(booking_id) INCLUDE (amount) WHERE status = 'completed'",
+    ),
+    "ix_bookings_user_id_id": ("bookings", "(user_id, id)"),
+    "ix_hotels_rating_desc": ("hotels", "(rating DESC NULLS LAST)"),
+    "ix_rooms_price_capacity_desc": ("rooms", "(price, capacity DESC) INCLUDE (hotel_id)"),
+    "ix_hotels_city": ("hotels", "(city)"),
+}
+
+
+def upgrade() -> None:
+    with op.get_context().autocommit_block():
+        for name, (table, definition) in INDEXES.items():
+            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {table} {definition}")
 
 
 def downgrade() -> None:
-    op.drop_index("ix_hotels_city", table_name="hotels")
-    op.drop_index("ix_rooms_price_capacity_desc", table_name="rooms")
-    op.drop_index("ix_hotels_rating_desc", table_name="hotels")
-    op.drop_index("ix_bookings_user_id_id", table_name="bookings")
-    op.drop_index("ix_payments_booking_id_completed", table_name="payments")
-    op.drop_index("ix_rooms_hotel_id_price_desc", table_name="rooms")
+    with op.get_context().autocommit_block():
+        for name in reversed(INDEXES):
+            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")

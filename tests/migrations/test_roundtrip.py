@@ -42,8 +42,8 @@ def _history_with(tmp_path: Path, revision_file: str, old: str, new: str) -> Pat
     [
         pytest.param(
             "0005_workload_indexes.py",
-            'op.drop_index("ix_hotels_city", table_name="hotels")',
-            "pass",
+            "for name in reversed(INDEXES):",
+            'for name in [n for n in reversed(INDEXES) if n != "ix_hotels_city"]:',
             r"0005 downgrade: index public\.ix_hotels_city: unexpected",
             id="forgotten-index",
         ),
