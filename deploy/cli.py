@@ -28,7 +28,7 @@ app = typer.Typer(
 )
 app.add_typer(cluster_app, name="cluster")
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # one error, one line
 
 
 def masked(url: str) -> str:

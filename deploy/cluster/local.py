@@ -213,11 +213,6 @@ class LocalCluster:
             (self.root / sub).mkdir(exist_ok=True)
         if not self.exists():
             self._meta.write_text(json.dumps({"port_offset": offset}))
-        elif offset != self.offset:
-            raise HotelError(
-                f"the cluster under {self.root} uses port offset {self.offset}, not {offset}: "
-                "run `hotel cluster down --purge` to start over with another offset"
-            )
         if not self._secrets.is_file():
             fields = ("superuser_password", "replication_password", "rest_password")
             self._secrets.touch(mode=0o600)
@@ -319,9 +314,8 @@ class LocalCluster:
 
     # -- life cycle ---------------------------------------------------------------------------
 
-    def check_ports(self) -> None:
+    def check_ports(self, topo: Topology) -> None:
         """Every port a not-yet-running member needs must be free: say which and who holds it."""
-        topo = self.topology
         names = [*(m.name for m in topo.etcd), *(n.name for n in topo.nodes), "haproxy"]
         running = {name for name in names if self.pid(name)}
         for what, port in topo.ports().items():
@@ -338,15 +332,20 @@ class LocalCluster:
                 )
 
     def _pg_alive(self, name: str) -> bool:
-        return self.postmaster_pid(self.topology.node(name)) is not None
+        return self.exists() and self.postmaster_pid(self.topology.node(name)) is not None
 
     def up(self, offset: int = 0, progress: Callable[[str], None] = lambda _: None) -> None:
         for tool in ("etcd", "haproxy"):
             _binary(tool)
         _binary("patroni")
-        find_bin_dir()
+        bin_dir = str(find_bin_dir())
+        if self.exists() and offset != self.offset:
+            raise HotelError(
+                f"the cluster under {self.root} uses port offset {self.offset}, not {offset}: "
+                "run `hotel cluster down --purge` to start over with another offset"
+            )
+        self.check_ports(local_topology(self.root, offset, bin_dir))
         self._prepare(offset)
-        self.check_ports()
         topo = self.topology
         progress("starting etcd x3")
         for member in topo.etcd:
@@ -508,7 +507,7 @@ def _binary(tool: str) -> str:
         if not found:
             raise HotelError(f"patroni not found: {PIP_HINT}")
         return found
-    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/bin")
+    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin")  # non-root PATH
     if not found:
         raise HotelError(f"{tool} not found: {APT_HINT}")
     return found
