@@ -61,7 +61,7 @@ def up(
     console.print(
         f"[green]cluster up[/]: primary 127.0.0.1:{topo.primary_port}, replicas "
         f"127.0.0.1:{topo.replica_port}, stats http://127.0.0.1:{topo.stats_port}/ "
-        f"(state {cluster.root})"
+        f"(state {cluster.root}, {cluster.up_seconds:.1f} s)"
     )
     _status_table(cluster)
 

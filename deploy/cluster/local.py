@@ -120,14 +120,16 @@ def eventually(check: Callable[[], Any], timeout: float, what: str, interval: fl
         time.sleep(interval)
 
 
+# Popen objects of the processes this interpreter started: kept so they are not collected
+# while running (a ResourceWarning) and polled so exited children do not linger as zombies.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def alive(pid: int) -> bool:
     """Is pid a live (non-zombie) process? Reaps it first if it is our own child."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        return False
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -157,6 +159,7 @@ def port_owner(port: int) -> str | None:
 @dataclass
 class LocalCluster:
     root: Path
+    up_seconds: float = 0.0  # how long the last `up` took, for reports and the bootstrap test
 
     @classmethod
     def for_state_dir(cls, state_dir: Path) -> LocalCluster:
@@ -265,6 +268,7 @@ class LocalCluster:
                 start_new_session=True,
                 **extra,
             )
+        _children[process.pid] = process
         self._pidfile(name).write_text(str(process.pid))
 
     def _signal_group(self, pid: int, sig: signal.Signals) -> None:
@@ -335,6 +339,7 @@ class LocalCluster:
         return self.exists() and self.postmaster_pid(self.topology.node(name)) is not None
 
     def up(self, offset: int = 0, progress: Callable[[str], None] = lambda _: None) -> None:
+        started = time.monotonic()
         for tool in ("etcd", "haproxy"):
             _binary(tool)
         _binary("patroni")
@@ -359,6 +364,7 @@ class LocalCluster:
         self.start_haproxy()
         eventually(self.haproxy_ready, 15, "HAProxy to route to the leader")
         self.ensure_database()
+        self.up_seconds = time.monotonic() - started
 
     def etcd_healthy(self) -> bool:
         return all(
