@@ -143,7 +143,8 @@ def run_drill(cluster: LocalCluster, scenario: str) -> DrillResult:
             lambda: (leader := cluster.leader()) != old_leader and leader, 60, "a new leader"
         )
         eventually(lambda: writer.acks_after(time.monotonic() - 0.5), 60, "writes to resume")
-        rejoin_from = time.monotonic()
+        # Rejoin counts from the restart after node loss, from the request for a switchover.
+        rejoin_from = time.monotonic() if scenario == "node-loss" else fault
         if scenario == "node-loss":
             cluster.start_node(old_leader)
         eventually(lambda: rejoined(cluster, old_leader), 60, f"{old_leader} to rejoin")
