@@ -129,7 +129,7 @@ def _change(kind: str, candidate: str | None) -> None:
     change = cluster.switchover if kind == "switchover" else cluster.failover
     old, new = change(candidate)
     eventually(lambda: cluster.leader() == new, 30, f"{new} to lead")
-    console.print(f"[green]{kind}[/]: {old} -> {new}")
+    console.print(f"[green]{kind}[/]: {old or 'no leader'} -> {new}")
     _status_table(cluster)
 
 

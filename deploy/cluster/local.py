@@ -37,6 +37,7 @@ from urllib.parse import quote
 import yaml
 
 from deploy.cluster.topology import (
+    REST_USER,
     SUPERUSER,
     Credentials,
     Node,
@@ -456,21 +457,22 @@ class LocalCluster:
     # -- operations ---------------------------------------------------------------------------
 
     def _rest_auth(self) -> tuple[str, str]:
-        from deploy.cluster.topology import REST_USER
-
         return REST_USER, self.credentials().rest_password
 
-    def switchover(self, candidate: str | None = None) -> tuple[str, str]:
+    def switchover(self, candidate: str | None = None) -> tuple[str | None, str]:
         """Planned leader change; in synchronous mode only the sync standby may take over."""
         return self._change("switchover", candidate)
 
-    def failover(self, candidate: str | None = None) -> tuple[str, str]:
+    def failover(self, candidate: str | None = None) -> tuple[str | None, str]:
         return self._change("failover", candidate)
 
-    def _change(self, kind: str, candidate: str | None) -> tuple[str, str]:
+    def _change(self, kind: str, candidate: str | None) -> tuple[str | None, str]:
+        """Ask Patroni for a leader change; only a failover may proceed without a leader."""
+        if not self.members():
+            raise HotelError("no Patroni member answers: is the cluster up? (`hotel cluster up`)")
         leader, sync = self.leader(), self.sync_standby()
-        if leader is None:
-            raise HotelError("no leader: is the cluster up? (`hotel cluster status`)")
+        if leader is None and kind == "switchover":
+            raise HotelError("no leader to switch over from: use `hotel cluster failover`")
         candidate = candidate or sync
         if candidate is None:
             raise HotelError("no synchronous standby to hand over to: check `hotel cluster status`")
@@ -485,7 +487,7 @@ class LocalCluster:
         body: dict[str, Any] = {"candidate": candidate}
         if kind == "switchover":
             body["leader"] = leader
-        rest = self.topology.node(leader).rest_port
+        rest = self.topology.node(leader or candidate).rest_port
         status, answer = http(
             "POST", f"http://127.0.0.1:{rest}/{kind}", body=body, auth=self._rest_auth(), timeout=60
         )

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from deploy.errors import HotelError
+
 SCOPE = "hotel"
 SUPERUSER = "postgres"
 REPLICATION_USER = "replicator"
@@ -101,8 +103,6 @@ class Topology:
             if node.name == name:
                 return node
         known = ", ".join(n.name for n in self.nodes)
-        from deploy.errors import HotelError
-
         raise HotelError(f"unknown node {name!r}: the nodes are {known}")
 
     def ports(self) -> dict[str, int]:

@@ -14,6 +14,7 @@ import pytest
 
 from deploy.cluster.drill import Writer, in_recovery, prepare_probe, run_drill, verify
 from deploy.cluster.local import LocalCluster, eventually
+from deploy.errors import HotelError
 from deploy.migrations import current_revision, script_directory
 
 pytestmark = pytest.mark.cluster
@@ -70,6 +71,17 @@ def test_writes_go_to_the_leader_and_reads_to_replicas(ha_cluster: LocalCluster)
         pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
     ):
         conn.execute("INSERT INTO routing_probe VALUES (2)")
+
+
+def test_switchover_refuses_a_replica_that_is_not_the_sync_standby(
+    ha_cluster: LocalCluster,
+) -> None:
+    leader = leader_by_postgres(ha_cluster)
+    sync = eventually(ha_cluster.sync_standby, 30, "a sync standby")
+    (other,) = {n.name for n in ha_cluster.topology.nodes} - {leader, sync}
+    with pytest.raises(HotelError, match="not the synchronous standby"):
+        ha_cluster.switchover(other)
+    assert ha_cluster.leader() == leader
 
 
 def test_up_ha_is_idempotent_migrates_and_publishes_the_dsn(ha_cluster: LocalCluster) -> None:
