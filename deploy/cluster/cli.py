@@ -71,7 +71,17 @@ def down(
     purge: Annotated[bool, typer.Option(help="Also delete data, logs and secrets.")] = False,
 ) -> None:
     """Stop every process of the local stack, postmasters included."""
-    stopped = local_cluster().down(purge=purge)
+    from hotel_models.settings import get_settings
+
+    cluster = local_cluster()
+    url_file = get_settings().local_url_file
+    published = url_file.read_text().strip() if url_file.is_file() else None
+    ours = purge and cluster.exists() and published == cluster.primary_url()
+    stopped = cluster.down(purge=purge)
+    if purge:
+        (get_settings().state_dir / "cluster.location").unlink(missing_ok=True)
+        if ours:  # `hotel up --ha` published it; it points at nothing now
+            url_file.unlink()
     console.print(
         f"[green]cluster down[/]: stopped {', '.join(stopped) or 'nothing (not running)'}"
     )
