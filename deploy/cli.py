@@ -5,6 +5,7 @@ Every error a user can cause ends in one red line and exit code 1, never a trace
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from deploy.cluster.cli import cluster_app
 from deploy.embedded import EmbeddedPostgres
 from deploy.errors import HotelError
 from deploy.migration_ledger import RevisionState
@@ -25,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.add_typer(cluster_app, name="cluster")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # one error, one line
 
@@ -47,10 +50,25 @@ def publish_url(url: str) -> None:
 
 
 @app.command()
-def up() -> None:
+def up(
+    ha: Annotated[
+        bool, typer.Option("--ha", help="Run the HA stack (hotel cluster up) instead.")
+    ] = False,
+) -> None:
     """Start the local PostgreSQL under the state directory and migrate it to head (idempotent)."""
     from deploy.migrations import migrate
 
+    if ha:
+        from deploy.cluster.cli import cluster_up
+
+        cluster = cluster_up(offset=int(os.environ.get("HOTEL_CLUSTER_PORT_OFFSET", "0")))
+        url = cluster.primary_url()
+        publish_url(url)
+        result = migrate(url, "head")
+        console.print(f"[green]up --ha[/]: migrated {result.before or 'empty'} -> {result.after}")
+        _print_status(url)
+        console.print(f"DSN (password in {cluster.root / 'secrets.json'}): {masked(url)}")
+        return
     server = local_server()
     with console.status("starting the local PostgreSQL"):
         server.init()

@@ -1,0 +1,1 @@
+"""High availability: the Patroni + etcd + HAProxy stack, for compose and as local processes."""

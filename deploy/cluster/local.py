@@ -1,0 +1,567 @@
+"""The HA stack as local processes on 127.0.0.1: etcd x3, Patroni x3, HAProxy (no Docker).
+
+State lives under `<state_dir>/cluster` (or a /var/tmp fallback the `postgres` user can reach,
+recorded in `<state_dir>/cluster.location`): one directory per member, logs/, run/*.pid,
+cluster.json (port offset) and secrets.json (0600, generated at the first `up`). Every process
+runs in its own session so `down` can signal whole process groups; Patroni detaches its
+postmaster, so that one is found through postmaster.pid.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import site
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+
+from deploy.cluster.topology import (
+    REST_USER,
+    SUPERUSER,
+    Credentials,
+    Node,
+    Topology,
+    etcd_environment,
+    haproxy_config,
+    local_topology,
+    patroni_config,
+)
+from deploy.embedded import SERVER_USER, _reachable_by, find_bin_dir
+from deploy.errors import HotelError
+
+APT_HINT = "apt-get install --no-install-recommends etcd-server etcd-client haproxy"
+PIP_HINT = "pip install 'patroni[etcd3]'"
+DATABASE = "hotel"
+
+
+def cluster_root(state_dir: Path) -> Path:
+    """state_dir/cluster, or /var/tmp/hotel-cluster-<hash> when root runs it from a path the
+    postgres user cannot walk (a clone under /root)."""
+    pointer = state_dir / "cluster.location"
+    if pointer.is_file():
+        return Path(pointer.read_text().strip())
+    root = state_dir.resolve() / "cluster"
+    if os.geteuid() == 0:
+        user = _server_user()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        if not _reachable_by(state_dir.resolve(), user.pw_uid, user.pw_gid):
+            digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
+            root = Path(f"/var/tmp/hotel-cluster-{digest}")  # noqa: S108 - fixed, not shared
+            pointer.write_text(str(root))
+    return root
+
+
+def _server_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        raise HotelError(
+            f"running as root needs the '{SERVER_USER}' system user: "
+            "apt-get install --no-install-recommends postgresql-15"
+        ) from None
+
+
+def http(
+    method: str,
+    url: str,
+    body: dict[str, Any] | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: float = 3,
+) -> tuple[int, Any]:
+    """One small JSON request (Patroni REST, etcd health); (0, None) when unreachable."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - our URLs
+    request.add_header("Content-Type", "application/json")
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (OSError, TimeoutError):
+        return 0, None
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def eventually(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
+    """Poll `check` until it returns something truthy; HotelError naming `what` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise HotelError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+# Popen objects of the processes this interpreter started: kept so they are not collected
+# while running (a ResourceWarning) and polled so exited children do not linger as zombies.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def alive(pid: int) -> bool:
+    """Is pid a live (non-zombie) process? Reaps it first if it is our own child."""
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def port_owner(port: int) -> str | None:
+    """None if 127.0.0.1:port is free, else what holds it (process name and pid if known)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+            return None
+        except OSError:
+            pass
+    try:
+        out = subprocess.run(
+            ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=False
+        ).stdout
+    except OSError:
+        out = ""
+    found = re.search(r'users:\(\("([^"]+)",pid=(\d+)', out)
+    return f"{found.group(1)} (pid {found.group(2)})" if found else "another process"
+
+
+@dataclass
+class LocalCluster:
+    root: Path
+    up_seconds: float = 0.0  # how long the last `up` took, for reports and the bootstrap test
+
+    @classmethod
+    def for_state_dir(cls, state_dir: Path) -> LocalCluster:
+        return cls(cluster_root(state_dir))
+
+    # -- files ------------------------------------------------------------------------------
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def _meta(self) -> Path:
+        return self.root / "cluster.json"
+
+    @property
+    def _secrets(self) -> Path:
+        return self.root / "secrets.json"
+
+    def exists(self) -> bool:
+        return self._meta.is_file()
+
+    @property
+    def offset(self) -> int:
+        return int(json.loads(self._meta.read_text())["port_offset"]) if self.exists() else 0
+
+    @property
+    def topology(self) -> Topology:
+        return local_topology(self.root, self.offset, str(find_bin_dir()))
+
+    def credentials(self) -> Credentials:
+        if not self._secrets.is_file():
+            raise HotelError(f"no local cluster under {self.root}: run `hotel cluster up` first")
+        return Credentials(**json.loads(self._secrets.read_text()))
+
+    def primary_url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
+        password = quote(self.credentials().superuser_password, safe="")
+        port = self.topology.primary_port
+        return f"{driver}://{SUPERUSER}:{password}@127.0.0.1:{port}/{database}"
+
+    def replica_url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
+        return self.primary_url(database, driver).replace(
+            f":{self.topology.primary_port}/", f":{self.topology.replica_port}/"
+        )
+
+    def node_url(self, node: Node, database: str = "postgres") -> str:
+        password = quote(self.credentials().superuser_password, safe="")
+        return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{node.pg_port}/{database}"
+
+    def _prepare(self, offset: int) -> None:
+        """First `up`: directories owned by the server user, port offset, random secrets."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for sub in ("logs", "run"):
+            (self.root / sub).mkdir(exist_ok=True)
+        if not self.exists():
+            self._meta.write_text(json.dumps({"port_offset": offset}))
+        if not self._secrets.is_file():
+            fields = ("superuser_password", "replication_password", "rest_password")
+            self._secrets.touch(mode=0o600)
+            self._secrets.write_text(json.dumps({f: secrets.token_urlsafe(24) for f in fields}))
+        self._secrets.chmod(0o600)
+        if os.geteuid() == 0:
+            user = _server_user()
+            if not _reachable_by(self.root, user.pw_uid, user.pw_gid):
+                raise HotelError(
+                    f"{self.root} is not reachable by the '{SERVER_USER}' user: "
+                    "choose HOTEL_STATE_DIR under a world-traversable path"
+                )
+            for path in [self.root, *self.root.iterdir()]:
+                os.chown(path, user.pw_uid, user.pw_gid)
+
+    # -- processes ----------------------------------------------------------------------------
+
+    def _pidfile(self, name: str) -> Path:
+        return self.root / "run" / f"{name}.pid"
+
+    def pid(self, name: str) -> int | None:
+        try:
+            pid = int(self._pidfile(name).read_text())
+        except (OSError, ValueError):
+            return None
+        return pid if alive(pid) else None
+
+    def postmaster_pid(self, node: Node) -> int | None:
+        """The postmaster of a node, checked against /proc so a stale file kills nothing."""
+        try:
+            pid = int((Path(node.data_dir) / "postmaster.pid").read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if node.data_dir in cmdline and alive(pid) else None
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        extra: dict[str, Any] = {}
+        if os.geteuid() == 0:
+            user = _server_user()
+            extra = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        with (self.logs / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+                env={**os.environ, "LC_ALL": "C.UTF-8", **(env or {})},
+                start_new_session=True,
+                **extra,
+            )
+        _children[process.pid] = process
+        self._pidfile(name).write_text(str(process.pid))
+
+    def _signal_group(self, pid: int, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(os.getpgid(pid), sig)
+
+    def start_etcd(self, name: str) -> None:
+        topo = self.topology
+        member = next(m for m in topo.etcd if m.name == name)
+        if self.pid(name):
+            return
+        self._spawn(name, [_binary("etcd")], etcd_environment(topo, member))
+
+    def start_node(self, name: str) -> None:
+        """Start Patroni through the same entrypoint the container runs (`cluster node`)."""
+        if self.pid(name):
+            return
+        python, env = server_python()
+        argv = [python, "-m", "deploy.cluster", "node", name, "--root", str(self.root)]
+        self._spawn(name, argv, env)
+
+    def start_haproxy(self) -> None:
+        if self.pid("haproxy"):
+            return
+        config = self.root / "haproxy.cfg"
+        config.write_text(haproxy_config(self.topology))
+        self._spawn("haproxy", [_binary("haproxy"), "-db", "-f", str(config)])
+
+    def kill_node(self, name: str) -> None:
+        """Node loss: SIGKILL Patroni and the postmaster with all its backends at once."""
+        node = self.topology.node(name)
+        postmaster = self.postmaster_pid(node)
+        patroni = self.pid(name)
+        if patroni:
+            self._signal_group(patroni, signal.SIGKILL)
+        if postmaster:
+            self._signal_group(postmaster, signal.SIGKILL)
+        eventually(
+            lambda: not self.pid(name) and not self.postmaster_pid(node), 10, f"{name} to die"
+        )
+
+    def kill_etcd(self, name: str) -> None:
+        pid = self.pid(name)
+        if pid:
+            self._signal_group(pid, signal.SIGKILL)
+            eventually(lambda: not self.pid(name), 10, f"{name} to die")
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def check_ports(self, topo: Topology) -> None:
+        """Every port a not-yet-running member needs must be free: say which and who holds it."""
+        names = [*(m.name for m in topo.etcd), *(n.name for n in topo.nodes), "haproxy"]
+        running = {name for name in names if self.pid(name)}
+        for what, port in topo.ports().items():
+            owner_name = what.split()[0]
+            if owner_name in running:
+                continue
+            if what.endswith("postgres") and self._pg_alive(owner_name):
+                continue
+            holder = port_owner(port)
+            if holder:
+                raise HotelError(
+                    f"port {port} ({what}) is in use by {holder}: stop it or pick other ports "
+                    "with --port-offset"
+                )
+
+    def _pg_alive(self, name: str) -> bool:
+        return self.exists() and self.postmaster_pid(self.topology.node(name)) is not None
+
+    def up(self, offset: int = 0, progress: Callable[[str], None] = lambda _: None) -> None:
+        started = time.monotonic()
+        for tool in ("etcd", "haproxy"):
+            _binary(tool)
+        _binary("patroni")
+        bin_dir = str(find_bin_dir())
+        if self.exists() and offset != self.offset:
+            raise HotelError(
+                f"the cluster under {self.root} uses port offset {self.offset}, not {offset}: "
+                "run `hotel cluster down --purge` to start over with another offset"
+            )
+        self.check_ports(local_topology(self.root, offset, bin_dir))
+        self._prepare(offset)
+        topo = self.topology
+        progress("starting etcd x3")
+        for member in topo.etcd:
+            self.start_etcd(member.name)
+        eventually(self.etcd_healthy, 30, "etcd x3 to be healthy")
+        progress("starting Patroni x3")
+        for node in topo.nodes:
+            self.start_node(node.name)
+        eventually(self.bootstrapped, 90, "a leader, two streaming replicas and a sync standby")
+        progress("starting HAProxy")
+        self.start_haproxy()
+        eventually(self.haproxy_ready, 15, "HAProxy to route to the leader")
+        self.ensure_database()
+        self.up_seconds = time.monotonic() - started
+
+    def etcd_healthy(self) -> bool:
+        return all(
+            http("GET", f"http://127.0.0.1:{m.client_port}/health")[1] == {"health": "true"}
+            for m in self.topology.etcd
+        )
+
+    def members(self) -> list[dict[str, Any]]:
+        """Patroni's view of the cluster (REST /cluster of the first node that answers)."""
+        for node in self.topology.nodes:
+            status, body = http("GET", f"http://127.0.0.1:{node.rest_port}/cluster")
+            if status == 200 and isinstance(body, dict):
+                return list(body.get("members", []))
+        return []
+
+    def leader(self) -> str | None:
+        return next((m["name"] for m in self.members() if m["role"] == "leader"), None)
+
+    def sync_standby(self) -> str | None:
+        return next((m["name"] for m in self.members() if m["role"] == "sync_standby"), None)
+
+    def bootstrapped(self) -> bool:
+        """One running leader, two streaming replicas, one of them the sync standby."""
+        members = self.members()
+        leaders = [m for m in members if m["role"] == "leader" and m["state"] == "running"]
+        streaming = [m for m in members if m["role"] != "leader" and m["state"] == "streaming"]
+        sync = [m for m in members if m["role"] == "sync_standby"]
+        return len(leaders) == 1 and len(streaming) == 2 and len(sync) == 1
+
+    def haproxy_stats(self) -> list[dict[str, str]]:
+        status, body = http("GET", f"http://127.0.0.1:{self.topology.stats_port}/;csv")
+        if status != 200 or not isinstance(body, str):
+            return []
+        return list(csv.DictReader(io.StringIO(body.lstrip("# "))))
+
+    def haproxy_ready(self) -> bool:
+        """Exactly the leader UP behind the primary port (HAProxy starts every server UP, so
+        this waits for real checks) and every replica UP behind the replica port."""
+        rows = [r for r in self.haproxy_stats() if r["svname"] not in ("FRONTEND", "BACKEND")]
+        primary = {r["svname"] for r in rows if r["pxname"] == "primary" and r["status"] == "UP"}
+        down = {r["svname"] for r in rows if r["pxname"] == "primary" and r["status"] == "DOWN"}
+        replicas = {r["svname"] for r in rows if r["pxname"] == "replicas" and r["status"] == "UP"}
+        leader = self.leader()
+        others = {n.name for n in self.topology.nodes} - {leader}
+        return primary == {leader} and down == others and replicas == others
+
+    def ensure_database(self) -> None:
+        import psycopg
+
+        url = self.primary_url("postgres", driver="postgresql")
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
+            if found.fetchone() is None:
+                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+
+    def down(self, purge: bool = False) -> list[str]:
+        """Stop everything (HAProxy, Patroni, leftover postmasters, etcd); returns what stopped."""
+        stopped: list[str] = []
+        if not self.root.is_dir():
+            return stopped
+        topo = self.topology
+        groups = [["haproxy"], [n.name for n in topo.nodes], [m.name for m in topo.etcd]]
+        for names in groups:
+            pids = {name: pid for name in names if (pid := self.pid(name))}
+            for pid in pids.values():
+                self._signal_group(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            while any(alive(p) for p in pids.values()) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            for pid in pids.values():
+                if alive(pid):
+                    self._signal_group(pid, signal.SIGKILL)
+            stopped.extend(pids)
+            if names[0].startswith("pg"):
+                for node in topo.nodes:
+                    postmaster = self.postmaster_pid(node)
+                    if postmaster:
+                        self._signal_group(postmaster, signal.SIGQUIT)
+                        time.sleep(1)
+                        if alive(postmaster):
+                            self._signal_group(postmaster, signal.SIGKILL)
+                        stopped.append(f"{node.name} postmaster")
+        for name in [*(g for group in groups for g in group)]:
+            self._pidfile(name).unlink(missing_ok=True)
+        if purge:
+            shutil.rmtree(self.root, ignore_errors=True)
+        return stopped
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def _rest_auth(self) -> tuple[str, str]:
+        return REST_USER, self.credentials().rest_password
+
+    def switchover(self, candidate: str | None = None) -> tuple[str | None, str]:
+        """Planned leader change; in synchronous mode only the sync standby may take over."""
+        return self._change("switchover", candidate)
+
+    def failover(self, candidate: str | None = None) -> tuple[str | None, str]:
+        return self._change("failover", candidate)
+
+    def _change(self, kind: str, candidate: str | None) -> tuple[str | None, str]:
+        """Ask Patroni for a leader change; only a failover may proceed without a leader."""
+        if not self.members():
+            raise HotelError("no Patroni member answers: is the cluster up? (`hotel cluster up`)")
+        leader, sync = self.leader(), self.sync_standby()
+        if leader is None and kind == "switchover":
+            raise HotelError("no leader to switch over from: use `hotel cluster failover`")
+        candidate = candidate or sync
+        if candidate is None:
+            raise HotelError("no synchronous standby to hand over to: check `hotel cluster status`")
+        self.topology.node(candidate)
+        if candidate == leader:
+            raise HotelError(f"{candidate} is already the leader")
+        if candidate != sync:
+            raise HotelError(
+                f"{candidate} is not the synchronous standby ({sync}): in synchronous mode only "
+                "it can take over without losing acknowledged commits"
+            )
+        body: dict[str, Any] = {"candidate": candidate}
+        if kind == "switchover":
+            body["leader"] = leader
+        rest = self.topology.node(leader or candidate).rest_port
+        status, answer = http(
+            "POST", f"http://127.0.0.1:{rest}/{kind}", body=body, auth=self._rest_auth(), timeout=60
+        )
+        if status != 200:
+            raise HotelError(f"{kind} refused by Patroni ({status}): {answer}")
+        return leader, candidate
+
+    def collect_logs(self, dest: Path) -> Path:
+        """Copy every process log and PostgreSQL log to `dest` (kept after a failed test)."""
+        dest.mkdir(parents=True, exist_ok=True)
+        if self.logs.is_dir():
+            shutil.copytree(self.logs, dest, dirs_exist_ok=True)
+        for node in self.topology.nodes:
+            pglog = Path(node.home) / "log"
+            if pglog.is_dir():
+                shutil.copytree(pglog, dest / f"{node.name}-postgres", dirs_exist_ok=True)
+        return dest
+
+
+def _binary(tool: str) -> str:
+    """Path of etcd/haproxy/patroni, or one line saying how to install it."""
+    if tool == "patroni":
+        beside = Path(sys.executable).parent / "patroni"
+        found = str(beside) if beside.is_file() else shutil.which("patroni")
+        if not found:
+            raise HotelError(f"patroni not found: {PIP_HINT}")
+        return found
+    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin")  # non-root PATH
+    if not found:
+        raise HotelError(f"{tool} not found: {APT_HINT}")
+    return found
+
+
+def server_python() -> tuple[str, dict[str, str]]:
+    """An interpreter the server user can run, with our packages importable.
+
+    A venv made from a pyenv Python under /root points at an interpreter `postgres` cannot
+    read; then the system Python of the same version runs with the venv's site-packages (and
+    the project, for an editable install) on PYTHONPATH.
+    """
+    if os.geteuid() != 0:
+        return sys.executable, {}
+    user = _server_user()
+    interpreter = Path(sys.executable).resolve()
+    if _reachable_by(interpreter, user.pw_uid, user.pw_gid) and os.stat(interpreter).st_mode & 0o5:
+        return sys.executable, {}
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    system = Path(f"/usr/bin/python{version}")
+    if not system.is_file():
+        raise HotelError(
+            f"{interpreter} is not readable by the '{SERVER_USER}' user and there is no "
+            f"/usr/bin/python{version}: create the venv with /usr/bin/python3 -m venv"
+        )
+    paths = [*site.getsitepackages(), str(Path(__file__).resolve().parents[2])]
+    return str(system), {"PYTHONPATH": os.pathsep.join(paths)}
+
+
+def render_node_config(topo: Topology, name: str, creds: Credentials, path: Path) -> None:
+    """Write a node's patroni.yml (0600): the secrets are in it."""
+    node = topo.node(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(yaml.safe_dump(patroni_config(topo, node, creds), sort_keys=False))
+
+
+def exec_patroni(config: Path) -> None:
+    """Replace this process by Patroni, dropping root to the server user first."""
+    if os.geteuid() == 0:
+        user = _server_user()
+        os.chown(config, user.pw_uid, user.pw_gid)
+        os.setgroups([])
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
+    # `python -m patroni` with this interpreter: the console script's shebang may name an
+    # interpreter the server user cannot read (see server_python).
+    os.execv(sys.executable, [sys.executable, "-m", "patroni", str(config)])  # noqa: S606

@@ -1,0 +1,286 @@
+"""The one source of truth of the HA stack: who runs where, and every setting they run with.
+
+Both targets -- docker compose (`compose_topology`) and local processes on 127.0.0.1
+(`local_topology`) -- are a `Topology`; the render functions below turn one into the Patroni,
+etcd and HAProxy configurations. Only addresses, ports and paths differ between the targets;
+the policy (DCS timings, PostgreSQL parameters, health-check timings) is in the module
+constants, so the two stacks cannot drift. docs/operations.md ("High availability") explains
+each value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from deploy.errors import HotelError
+
+SCOPE = "hotel"
+SUPERUSER = "postgres"
+REPLICATION_USER = "replicator"
+REST_USER = "patroni"
+PG15_BIN_DIR = "/usr/lib/postgresql/15/bin"
+
+# Patroni raises ttl below 20 to 20; it also requires loop_wait + 2 * retry_timeout <= ttl.
+# A short loop_wait lets replicas react quickly once the leader key expires; retry_timeout
+# stays long enough to ride out an etcd leader election without demoting the primary.
+DCS: dict[str, Any] = {
+    "ttl": 20,
+    "loop_wait": 2,
+    "retry_timeout": 9,
+    "maximum_lag_on_failover": 1048576,
+    "synchronous_mode": True,
+    "synchronous_mode_strict": False,
+    "synchronous_node_count": 1,
+    "postgresql": {
+        "use_pg_rewind": True,
+        "use_slots": True,
+        "parameters": {
+            "wal_level": "replica",
+            "hot_standby": "on",
+            "max_connections": 100,
+            "max_wal_senders": 10,
+            "max_replication_slots": 10,
+            "wal_keep_size": "256MB",
+            "wal_log_hints": "on",
+            "synchronous_commit": "on",
+        },
+    },
+}
+INITDB: list[Any] = [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}, "data-checksums"]
+PG_PARAMETERS: dict[str, Any] = {
+    "shared_buffers": "64MB",
+    "logging_collector": "on",
+    "log_line_prefix": "%m [%p] %q%u@%d ",
+    "log_min_messages": "warning",
+}
+# HAProxy health checks: a dead primary is marked DOWN after fall x inter (~1 s) and the new
+# one UP after a single good check; on-marked-down closes the sessions still pinned to it.
+CHECK = "inter 500ms fastinter 250ms downinter 500ms fall 2 rise 1 on-marked-down shutdown-sessions"
+ETCD_TIMING = {"ETCD_HEARTBEAT_INTERVAL": "100", "ETCD_ELECTION_TIMEOUT": "1000"}
+
+
+@dataclass(frozen=True)
+class EtcdMember:
+    name: str
+    host: str
+    client_port: int
+    peer_port: int
+    data_dir: str
+
+
+@dataclass(frozen=True)
+class Node:
+    """A Patroni-managed PostgreSQL node; `home` holds its data directory and sockets."""
+
+    name: str
+    host: str
+    pg_port: int
+    rest_port: int
+    home: str
+
+    @property
+    def data_dir(self) -> str:
+        return f"{self.home}/data"
+
+
+@dataclass(frozen=True)
+class Topology:
+    target: Literal["local", "compose"]
+    listen_host: str
+    client_cidr: str
+    bin_dir: str
+    etcd: tuple[EtcdMember, ...]
+    nodes: tuple[Node, ...]
+    haproxy_host: str
+    primary_port: int
+    replica_port: int
+    stats_port: int
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        known = ", ".join(n.name for n in self.nodes)
+        raise HotelError(f"unknown node {name!r}: the nodes are {known}")
+
+    def ports(self) -> dict[str, int]:
+        """Every port the stack listens on, by what listens there (local target)."""
+        found: dict[str, int] = {}
+        for member in self.etcd:
+            found[f"{member.name} client"] = member.client_port
+            found[f"{member.name} peer"] = member.peer_port
+        for node in self.nodes:
+            found[f"{node.name} postgres"] = node.pg_port
+            found[f"{node.name} patroni REST"] = node.rest_port
+        found["haproxy primary"] = self.primary_port
+        found["haproxy replicas"] = self.replica_port
+        found["haproxy stats"] = self.stats_port
+        return found
+
+
+@dataclass(frozen=True)
+class Credentials:
+    superuser_password: str
+    replication_password: str
+    rest_password: str
+
+
+def local_topology(root: Path, offset: int = 0, bin_dir: str = PG15_BIN_DIR) -> Topology:
+    """Three of everything on 127.0.0.1; `offset` shifts every port (two stacks, tests)."""
+    host = "127.0.0.1"
+    return Topology(
+        target="local",
+        listen_host=host,
+        client_cidr="127.0.0.1/32",
+        bin_dir=bin_dir,
+        etcd=tuple(
+            EtcdMember(
+                f"etcd{i}",
+                host,
+                2379 + offset + 2 * i,
+                2380 + offset + 2 * i,
+                str(root / f"etcd{i}"),
+            )
+            for i in range(3)
+        ),
+        nodes=tuple(
+            Node(f"pg{i}", host, 5432 + offset + i, 8008 + offset + i, str(root / f"pg{i}"))
+            for i in range(3)
+        ),
+        haproxy_host=host,
+        primary_port=5000 + offset,
+        replica_port=5001 + offset,
+        stats_port=7000 + offset,
+    )
+
+
+def compose_topology() -> Topology:
+    """One container per member; service names are the host names (deploy/compose)."""
+    return Topology(
+        target="compose",
+        listen_host="0.0.0.0",  # noqa: S104 - inside the compose network only
+        client_cidr="0.0.0.0/0",
+        bin_dir=PG15_BIN_DIR,
+        etcd=tuple(EtcdMember(f"etcd{i}", f"etcd{i}", 2379, 2380, "/etcd-data") for i in range(3)),
+        nodes=tuple(
+            Node(f"pg{i}", f"pg{i}", 5432, 8008, "/var/lib/postgresql/patroni") for i in range(3)
+        ),
+        haproxy_host="haproxy",
+        primary_port=5000,
+        replica_port=5001,
+        stats_port=7000,
+    )
+
+
+# -- renderers -----------------------------------------------------------------------------
+
+
+def etcd_environment(topo: Topology, member: EtcdMember) -> dict[str, str]:
+    """etcd's configuration as ETCD_* variables: the process environment or compose's."""
+    cluster = ",".join(f"{m.name}=http://{m.host}:{m.peer_port}" for m in topo.etcd)
+    return {
+        "ETCD_NAME": member.name,
+        "ETCD_DATA_DIR": member.data_dir,
+        "ETCD_LISTEN_CLIENT_URLS": f"http://{topo.listen_host}:{member.client_port}",
+        "ETCD_ADVERTISE_CLIENT_URLS": f"http://{member.host}:{member.client_port}",
+        "ETCD_LISTEN_PEER_URLS": f"http://{topo.listen_host}:{member.peer_port}",
+        "ETCD_INITIAL_ADVERTISE_PEER_URLS": f"http://{member.host}:{member.peer_port}",
+        "ETCD_INITIAL_CLUSTER": cluster,
+        "ETCD_INITIAL_CLUSTER_STATE": "new",
+        "ETCD_INITIAL_CLUSTER_TOKEN": SCOPE,
+        **ETCD_TIMING,
+    }
+
+
+def patroni_config(topo: Topology, node: Node, creds: Credentials) -> dict[str, Any]:
+    """A node's patroni.yml as a dict (the caller dumps it as YAML, mode 0600)."""
+    hba_auth = "scram-sha-256"
+    return {
+        "scope": SCOPE,
+        "name": node.name,
+        "log": {"level": "INFO"},
+        "restapi": {
+            "listen": f"{topo.listen_host}:{node.rest_port}",
+            "connect_address": f"{node.host}:{node.rest_port}",
+            "authentication": {"username": REST_USER, "password": creds.rest_password},
+        },
+        "etcd3": {"hosts": [f"{m.host}:{m.client_port}" for m in topo.etcd]},
+        "bootstrap": {"dcs": DCS, "initdb": INITDB},
+        "postgresql": {
+            "listen": f"{topo.listen_host}:{node.pg_port}",
+            "connect_address": f"{node.host}:{node.pg_port}",
+            "data_dir": node.data_dir,
+            "bin_dir": topo.bin_dir,
+            "pgpass": f"{node.home}/.pgpass",
+            "authentication": {
+                "superuser": {"username": SUPERUSER, "password": creds.superuser_password},
+                "replication": {
+                    "username": REPLICATION_USER,
+                    "password": creds.replication_password,
+                },
+            },
+            "parameters": {
+                **PG_PARAMETERS,
+                "unix_socket_directories": node.home,
+                "log_directory": f"{node.home}/log",
+            },
+            "pg_hba": [
+                f"local all all {hba_auth}",
+                f"host all all {topo.client_cidr} {hba_auth}",
+                f"host replication {REPLICATION_USER} {topo.client_cidr} {hba_auth}",
+            ],
+        },
+        "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False},
+    }
+
+
+def haproxy_config(topo: Topology) -> str:
+    """haproxy.cfg: port `primary` follows Patroni's /primary, `replicas` its /replica."""
+    bind = topo.listen_host
+
+    def servers() -> list[str]:
+        return [
+            f"    server {n.name} {n.host}:{n.pg_port} check port {n.rest_port}" for n in topo.nodes
+        ]
+
+    lines = [
+        "global",
+        "    maxconn 500",
+        "",
+        "defaults",
+        "    mode tcp",
+        "    retries 2",
+        "    timeout connect 2s",
+        "    timeout client 30m",
+        "    timeout server 30m",
+        "    timeout check 1s",
+        "",
+        "listen stats",
+        "    mode http",
+        f"    bind {bind}:{topo.stats_port}",
+        "    http-request use-service prometheus-exporter if { path /metrics }",
+        "    stats enable",
+        "    stats uri /",
+        "    stats refresh 5s",
+        "",
+        "listen primary",
+        f"    bind {bind}:{topo.primary_port}",
+        "    option httpchk",
+        "    http-check send meth GET uri /primary",
+        "    http-check expect status 200",
+        f"    default-server {CHECK}",
+        *servers(),
+        "",
+        "listen replicas",
+        f"    bind {bind}:{topo.replica_port}",
+        "    balance roundrobin",
+        "    option httpchk",
+        "    http-check send meth GET uri /replica",
+        "    http-check expect status 200",
+        f"    default-server {CHECK}",
+        *servers(),
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,203 @@
+"""The HA configuration without running it (fast, unmarked): one topology renders both
+targets, the compose file validates offline, and user errors are one line."""
+
+from __future__ import annotations
+
+import copy
+import re
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from deploy.cluster.cli import COMPOSE_DIR, compose_haproxy_cfg
+from deploy.cluster.topology import (
+    DCS,
+    Credentials,
+    Topology,
+    compose_topology,
+    etcd_environment,
+    haproxy_config,
+    local_topology,
+    patroni_config,
+)
+
+CREDS = Credentials("su-secret", "repl-secret", "rest-secret")
+HOTEL = str(Path(sys.executable).parent / "hotel")
+SECRETS_ENV = {
+    "HOTEL_CLUSTER_SUPERUSER_PASSWORD": "dummy-su",
+    "HOTEL_CLUSTER_REPLICATION_PASSWORD": "dummy-repl",
+    "HOTEL_CLUSTER_REST_PASSWORD": "dummy-rest",
+}
+
+
+def without_addresses(config: dict[str, Any]) -> dict[str, Any]:
+    """A Patroni config with every address and path removed: what must not differ."""
+    config = copy.deepcopy(config)
+    for key in ("listen", "connect_address"):
+        config["restapi"].pop(key)
+        config["postgresql"].pop(key)
+    config.pop("etcd3")
+    for key in ("data_dir", "pgpass"):
+        config["postgresql"].pop(key)
+    for key in ("unix_socket_directories", "log_directory"):
+        config["postgresql"]["parameters"].pop(key)
+    config["postgresql"]["pg_hba"] = [
+        re.sub(r"\S+/\d+", "CIDR", line) for line in config["postgresql"]["pg_hba"]
+    ]
+    return config
+
+
+def without_binds(text: str) -> str:
+    return re.sub(r"port \d+", "port N", re.sub(r"\S+:\d+", "ADDR", text))
+
+
+@pytest.fixture
+def topologies(tmp_path: Path) -> tuple[Topology, Topology]:
+    return local_topology(tmp_path), compose_topology()
+
+
+def test_patroni_settings_identical_for_both_targets(
+    topologies: tuple[Topology, Topology],
+) -> None:
+    local, compose = topologies
+    for name in ("pg0", "pg1", "pg2"):
+        rendered_local = patroni_config(local, local.node(name), CREDS)
+        rendered_compose = patroni_config(compose, compose.node(name), CREDS)
+        assert rendered_local != rendered_compose  # addresses do differ ...
+        assert without_addresses(rendered_local) == without_addresses(rendered_compose)
+
+
+def test_haproxy_and_etcd_identical_for_both_targets(
+    topologies: tuple[Topology, Topology],
+) -> None:
+    local, compose = topologies
+    assert without_binds(haproxy_config(local)) == without_binds(haproxy_config(compose))
+    for member_local, member_compose in zip(local.etcd, compose.etcd, strict=True):
+        env_local = etcd_environment(local, member_local)
+        env_compose = etcd_environment(compose, member_compose)
+        assert env_local.keys() == env_compose.keys()
+        same = {k for k in env_local if env_local[k] == env_compose[k]}
+        assert {"ETCD_NAME", "ETCD_HEARTBEAT_INTERVAL", "ETCD_ELECTION_TIMEOUT"} <= same
+
+
+def test_zero_data_loss_and_fast_recovery_settings() -> None:
+    assert DCS["ttl"] >= 20  # Patroni's floor: lower values are silently raised
+    assert DCS["loop_wait"] + 2 * DCS["retry_timeout"] <= DCS["ttl"]
+    assert DCS["synchronous_mode"] is True
+    assert DCS["postgresql"]["use_pg_rewind"] is True
+    assert DCS["postgresql"]["use_slots"] is True
+    config = patroni_config(compose_topology(), compose_topology().nodes[0], CREDS)
+    assert "data-checksums" in config["bootstrap"]["initdb"]
+    cfg = haproxy_config(compose_topology())
+    assert cfg.count("on-marked-down shutdown-sessions") == 2
+    assert "http-check send meth GET uri /primary" in cfg
+    assert "http-check send meth GET uri /replica" in cfg
+    assert "use-service prometheus-exporter if { path /metrics }" in cfg
+
+
+def test_compose_files_render_from_the_topology() -> None:
+    assert (COMPOSE_DIR / "haproxy.cfg").read_text() == compose_haproxy_cfg(), (
+        "deploy/compose/haproxy.cfg is stale: run `hotel cluster render-compose`"
+    )
+    compose = yaml.safe_load((COMPOSE_DIR / "docker-compose.yml").read_text())
+    topo = compose_topology()
+    for member in topo.etcd:
+        assert compose["services"][member.name]["environment"] == etcd_environment(topo, member)
+    for node in topo.nodes:
+        service = compose["services"][node.name]
+        assert service["command"] == ["hotel", "cluster", "node", node.name]
+        assert service["volumes"] == [f"{node.name}:{node.home}"]
+
+
+@pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy is not installed")
+def test_local_haproxy_config_is_valid(tmp_path: Path) -> None:
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(haproxy_config(local_topology(tmp_path, offset=20000)))
+    result = subprocess.run(
+        ["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def compose(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    if not shutil.which("docker-compose"):
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    profiles = [a for p in ("seed", "monitor", "load", "db_backup") for a in ("--profile", p)]
+    return subprocess.run(
+        ["docker-compose", "--env-file", str(empty), *profiles, *args],
+        cwd=COMPOSE_DIR,
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_compose_validates_offline(tmp_path: Path) -> None:
+    result = compose(tmp_path, SECRETS_ENV, "config", "-q")
+    assert result.returncode == 0, result.stderr
+    resolved = yaml.safe_load(compose(tmp_path, SECRETS_ENV, "config").stdout)
+    services = resolved["services"]
+    for name in ("seed", "load", "db_backup"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        )
+    assert "hotel migrate head" in " ".join(services["migrate"]["command"])
+    long_running = set(services) - {"migrate", "seed", "load", "db_backup"}
+    assert all("healthcheck" in services[name] for name in long_running)
+
+
+def test_compose_refuses_to_start_without_secrets(tmp_path: Path) -> None:
+    result = compose(tmp_path, {}, "config", "-q")
+    assert result.returncode != 0
+    assert "in .env" in result.stderr
+
+
+def run_hotel(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [HOTEL, *args], capture_output=True, text=True, check=False, env=env, timeout=60
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_port_in_use_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    offset = 21000
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 2379 + offset))
+        blocker.listen()
+        env = {"PATH": "/usr/bin:/bin:/usr/sbin", "HOTEL_STATE_DIR": str(tmp_path)}
+        result = run_hotel("cluster", "up", "--port-offset", str(offset), env=env)
+    assert_one_line_error(result, f"port {2379 + offset} (etcd0 client) is in use by", "(pid")
+
+
+def test_missing_binaries_say_how_to_install(tmp_path: Path) -> None:
+    env = {"PATH": str(tmp_path), "HOTEL_STATE_DIR": str(tmp_path)}
+    result = run_hotel("cluster", "up", env=env)
+    assert_one_line_error(result, "apt-get install --no-install-recommends etcd-server")
+
+
+def test_node_without_secrets_and_unknown_node(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOTEL_STATE_DIR": str(tmp_path)}
+    assert_one_line_error(run_hotel("cluster", "node", "pg0", env=env), "HOTEL_CLUSTER_")
+    env.update(SECRETS_ENV)
+    assert_one_line_error(run_hotel("cluster", "node", "pg9", env=env), "unknown node 'pg9'")
+
+
+def test_status_without_a_cluster(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOTEL_STATE_DIR": str(tmp_path)}
+    assert_one_line_error(run_hotel("cluster", "status", env=env), "hotel cluster up")

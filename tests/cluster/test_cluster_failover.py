@@ -1,0 +1,160 @@
+"""The local HA stack for real: bootstrap, routing, node loss and switchover under a writer,
+loss of an etcd member. `pg_is_in_recovery()` on each node is the truth of its role."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from deploy.cluster.drill import Writer, in_recovery, prepare_probe, run_drill, verify
+from deploy.cluster.local import LocalCluster, eventually
+from deploy.errors import HotelError
+from deploy.migrations import current_revision, script_directory
+
+pytestmark = pytest.mark.cluster
+
+
+def roles(cluster: LocalCluster) -> dict[str, bool | None]:
+    return {node.name: in_recovery(cluster, node.name) for node in cluster.topology.nodes}
+
+
+def leader_by_postgres(cluster: LocalCluster) -> str:
+    """The one node not in recovery, once exactly one primary and two replicas answer."""
+
+    def settled() -> str | None:
+        found = roles(cluster)
+        primaries = [name for name, recovery in found.items() if recovery is False]
+        replicas = [name for name, recovery in found.items() if recovery is True]
+        return primaries[0] if len(primaries) == 1 and len(replicas) == 2 else None
+
+    return str(eventually(settled, 30, "one primary and two replicas"))
+
+
+def test_bootstrap_one_leader_two_streaming_replicas_and_a_sync_standby(
+    ha_cluster: LocalCluster,
+) -> None:
+    assert 0 < ha_cluster.up_seconds <= 30
+    leader = leader_by_postgres(ha_cluster)
+    assert ha_cluster.leader() == leader
+    url = ha_cluster.node_url(ha_cluster.topology.node(leader))
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT state, sync_state FROM pg_stat_replication").fetchall()
+    assert [state for state, _ in rows] == ["streaming", "streaming"]
+    assert [sync for _, sync in rows].count("sync") == 1
+    assert ha_cluster.sync_standby() in set(roles(ha_cluster)) - {leader}
+
+
+def test_writes_go_to_the_leader_and_reads_to_replicas(ha_cluster: LocalCluster) -> None:
+    leader = leader_by_postgres(ha_cluster)
+    topo = ha_cluster.topology
+    with psycopg.connect(ha_cluster.primary_url("postgres", "postgresql"), autocommit=True) as c:
+        c.execute("CREATE TABLE IF NOT EXISTS routing_probe (id int)")
+        c.execute("INSERT INTO routing_probe VALUES (1)")
+        served = c.execute("SELECT inet_server_port(), pg_is_in_recovery()").fetchone()
+    assert served == (topo.node(leader).pg_port, False)
+
+    replica_url = ha_cluster.replica_url("postgres", "postgresql")
+    seen = set()
+    for _ in range(4):  # round robin over both replicas
+        with psycopg.connect(replica_url) as conn:
+            seen.add(conn.execute("SELECT inet_server_port(), pg_is_in_recovery()").fetchone())
+    assert seen == {(node.pg_port, True) for node in topo.nodes if node.name != leader}
+
+    with (
+        psycopg.connect(replica_url, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
+    ):
+        conn.execute("INSERT INTO routing_probe VALUES (2)")
+
+
+def test_switchover_refuses_a_replica_that_is_not_the_sync_standby(
+    ha_cluster: LocalCluster,
+) -> None:
+    leader = leader_by_postgres(ha_cluster)
+    sync = eventually(ha_cluster.sync_standby, 30, "a sync standby")
+    (other,) = {n.name for n in ha_cluster.topology.nodes} - {leader, sync}
+    with pytest.raises(HotelError, match="not the synchronous standby"):
+        ha_cluster.switchover(other)
+    assert ha_cluster.leader() == leader
+
+
+def test_up_ha_is_idempotent_migrates_and_publishes_the_dsn(ha_cluster: LocalCluster) -> None:
+    names = [n.name for n in ha_cluster.topology.nodes] + ["haproxy", "etcd0"]
+    pids = {name: ha_cluster.pid(name) for name in names}
+    state_dir = ha_cluster.root.parent
+    env = {
+        **os.environ,
+        "HOTEL_STATE_DIR": str(state_dir),
+        "HOTEL_CLUSTER_PORT_OFFSET": str(ha_cluster.offset),
+    }
+    env.pop("HOTEL_DATABASE_URL", None)
+    hotel = str(Path(sys.executable).parent / "hotel")
+    result = subprocess.run(
+        [hotel, "up", "--ha"], capture_output=True, text=True, env=env, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert {name: ha_cluster.pid(name) for name in names} == pids  # nothing restarted
+    url = (state_dir / "database.url").read_text().strip()
+    assert url == ha_cluster.primary_url()
+    assert oct((state_dir / "database.url").stat().st_mode & 0o777) == "0o600"
+    assert current_revision(url) == script_directory().get_current_head()
+
+
+def test_node_loss_under_load_loses_nothing_and_the_old_leader_rejoins(
+    ha_cluster: LocalCluster,
+) -> None:
+    old_leader = leader_by_postgres(ha_cluster)
+    result = run_drill(ha_cluster, "node-loss")
+    print(result)
+    assert result.old_leader == old_leader
+    assert leader_by_postgres(ha_cluster) == result.new_leader != old_leader
+    assert result.lost == 0, "acknowledged commits lost"
+    assert result.duplicated == 0
+    assert result.acked > 100
+    assert result.rto <= 30  # target 22 s; margin for a loaded CI machine
+    assert result.rejoin <= 30  # target 15 s
+    assert in_recovery(ha_cluster, old_leader) is True
+    eventually(
+        lambda: len({m["timeline"] for m in ha_cluster.members()}) == 1,
+        30,
+        "every member on the new timeline (pg_rewind)",
+    )
+
+
+def test_switchover_under_load_to_the_sync_standby(ha_cluster: LocalCluster) -> None:
+    eventually(ha_cluster.sync_standby, 30, "a sync standby")
+    sync = ha_cluster.sync_standby()
+    result = run_drill(ha_cluster, "switchover")
+    print(result)
+    assert result.new_leader == sync == leader_by_postgres(ha_cluster)
+    assert result.lost == 0
+    assert result.duplicated == 0
+    assert result.longest_gap <= 10  # target 5 s
+    assert in_recovery(ha_cluster, result.old_leader) is True
+
+
+def test_losing_one_etcd_member_is_tolerated(ha_cluster: LocalCluster) -> None:
+    eventually(ha_cluster.sync_standby, 30, "a sync standby")
+    leader = leader_by_postgres(ha_cluster)
+    url = prepare_probe(ha_cluster)
+    writer = Writer(url)
+    writer.start()
+    try:
+        ha_cluster.kill_etcd("etcd0")
+        time.sleep(6)  # three Patroni loops against the two remaining members
+        assert leader_by_postgres(ha_cluster) == leader
+        assert writer.acks_after(time.monotonic() - 1)
+        _, new = ha_cluster.switchover()  # the DCS still takes writes with 2 of 3
+        eventually(lambda: leader_by_postgres(ha_cluster) == new, 30, f"{new} to lead")
+        eventually(lambda: writer.acks_after(time.monotonic() - 0.5), 30, "writes to resume")
+    finally:
+        writer.stop()
+        ha_cluster.start_etcd("etcd0")
+    assert verify(url, writer) == (0, 0)
+    eventually(ha_cluster.etcd_healthy, 30, "etcd0 back")
