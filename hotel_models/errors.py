@@ -67,7 +67,8 @@ CONSTRAINTS: dict[str, tuple[type[HotelRuleError], str | None]] = {
     "bookings_room_available": (RoomUnavailable, None),
     "bookings_status_transition": (InvalidTransition, None),
     "payments_within_total": (Overpayment, None),
-    "payments_no_delete": (PaymentImmutable, None),
+    "payments_append_only": (PaymentImmutable, None),
+    "payments_status_transition": (InvalidTransition, None),
     "ck_bonus_accounts_nonnegative_balance": (
         InsufficientBonus,
         "not enough bonus points on the account",
