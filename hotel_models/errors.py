@@ -76,6 +76,7 @@ CONSTRAINTS: dict[str, tuple[type[HotelRuleError], str | None]] = {
     "bonus_ledger_append_only": (LedgerImmutable, None),
     "bonus_points_need_account": (InsufficientBonus, None),
     "reviews_completed_stay": (ReviewNotAllowed, None),
+    "ck_reviews_rating_range": (InvalidRequest, "a rating is a whole number from 1 to 5"),
     "uq_reviews_booking_id": (ReviewNotAllowed, "this stay has already been reviewed"),
 }
 
