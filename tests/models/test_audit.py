@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from tests.models.conftest import World, as_app, insert_booking
@@ -76,3 +78,28 @@ def test_an_analyst_reads_a_table_a_later_migration_created(session: Session) ->
     session.execute(text("SET LOCAL ROLE ann"))
     assert session.execute(text("SELECT earn_percent FROM loyalty_config")).scalar_one() == 5
     assert session.execute(text("SELECT count(*) FROM audit_log")).scalar_one() >= 0
+
+
+def test_history_and_audit_writers_run_as_the_owner_with_a_pinned_search_path(
+    session: Session,
+) -> None:
+    rows = session.execute(
+        text(
+            "SELECT p.proname, pg_get_userbyid(p.proowner), p.proconfig FROM pg_proc p "
+            "WHERE p.prosecdef AND p.pronamespace = 'public'::regnamespace ORDER BY 1"
+        )
+    ).all()
+    assert [(r[0], r[1]) for r in rows] == [
+        ("audit_row", "hotel_owner"),
+        ("bookings_status_history", "hotel_owner"),
+    ]
+    assert all("search_path=public, pg_temp" in r[2] for r in rows)
+
+
+def test_an_analyst_cannot_tamper_with_audit_rows(session: Session, world: World) -> None:
+    session.execute(text("SET LOCAL ROLE ann"))
+    for statement in ("UPDATE audit_log SET db_role = 'x'", "DELETE FROM audit_log"):
+        savepoint = session.begin_nested()
+        with pytest.raises(DBAPIError, match="permission denied"):
+            session.execute(text(statement))
+        savepoint.rollback()

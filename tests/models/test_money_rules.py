@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from tests.models.conftest import World, as_app, insert_booking, violates
@@ -194,3 +196,15 @@ def test_hotel_rating_is_the_average_of_its_reviews(session: Session, world: Wor
     assert float(rating()) == 4.5
     sql(session, "DELETE FROM reviews")
     assert rating() is None
+
+
+def test_the_earn_rate_is_configured_in_the_database(session: Session, world: World) -> None:
+    sql(session, "UPDATE loyalty_config SET earn_percent = 10")  # as the owner
+    as_app(session)
+    booking = insert_booking(session, world, "2031-08-01", "2031-08-02", total_price=250)
+    pay(session, world, booking, 250)
+    assert balance(session, world) == 25
+    savepoint = session.begin_nested()
+    with pytest.raises(DBAPIError, match="permission denied"):
+        sql(session, "UPDATE loyalty_config SET earn_percent = 100")
+    savepoint.rollback()
