@@ -293,14 +293,14 @@ class EmbeddedPostgres:
             user = self._server_user()
             extra = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
         env = {**os.environ, "LC_ALL": "C.UTF-8"}
-        result = subprocess.run(
+        result = subprocess.run(  # type: ignore[call-overload]  # **extra: user/group
             argv,
             capture_output=True,
             text=True,
             env=env,
             cwd="/",
             check=False,
-            **extra,  # type: ignore[arg-type]
+            **extra,
         )
         if check and result.returncode != 0:
             detail = (result.stderr or result.stdout).strip().splitlines()
