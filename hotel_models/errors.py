@@ -60,6 +60,8 @@ class ReviewNotAllowed(HotelRuleError):
     pass
 
 
+FOREIGN_KEY_VIOLATION = "23503"
+
 # constraint name -> (error class, message when the database's own text is not for people)
 CONSTRAINTS: dict[str, tuple[type[HotelRuleError], str | None]] = {
     "ex_bookings_no_overlap": (BookingConflict, "the room is already booked for these dates"),
@@ -86,6 +88,9 @@ def translate(exc: DBAPIError) -> HotelRuleError | None:
     orig = exc.orig
     diag = getattr(orig, "diag", None)
     constraint = getattr(diag, "constraint_name", None)
+    if getattr(orig, "sqlstate", None) == FOREIGN_KEY_VIOLATION:
+        # e.g. 'Key (method_id)=(9) is not present in table "payment_methods".'
+        return NotFound(getattr(diag, "message_detail", None) or str(orig))
     if constraint not in CONSTRAINTS:
         return None
     error_class, message = CONSTRAINTS[constraint]

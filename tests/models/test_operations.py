@@ -210,6 +210,8 @@ def test_cancelling_returns_points_and_frees_the_dates(session: Session, world: 
     assert ops.bonus_statement(session, user_id=world.guest.id).balance == 0
     assert ops.cancel_booking(session, booking_id=booking.id).status == BookingStatus.CANCELLED
     assert ops.bonus_statement(session, user_id=world.guest.id).balance == 30
-    book(session, world, D(2033, 8, 1), D(2033, 8, 3))
+    rebooked = book(session, world, D(2033, 8, 1), D(2033, 8, 3))
     with pytest.raises(NotFound):
         ops.cancel_booking(session, booking_id=-1)
+    with pytest.raises(NotFound, match="payment_methods"):
+        ops.pay(session, booking_id=rebooked.id, amount=Decimal(1), method_id=-1)
