@@ -41,6 +41,9 @@ STAY_PRICE = """
 """
 
 
+CODE_ATTEMPTS = 3
+
+
 @dataclass(frozen=True)
 class RoomOffer:
     room_id: int
@@ -190,38 +193,48 @@ def create_booking(
     price = stay_price + sum((s.price for s in services), Decimal(0)) - bonus_points
     if price < 0:
         raise InvalidRequest("bonus points cannot exceed the booking's price")
-    booking = Booking(
-        user_id=user_id,
-        room_id=room_id,
-        check_in=check_in,
-        check_out=check_out,
-        guests=guests,
-        payment_option=PaymentOption(payment_option),
-        total_price=price,
-        bonus_points_used=bonus_points,
-        idempotency_key=idempotency_key,
-    )
-    try:
-        with _guarded(session):
-            session.add(booking)
-            session.flush()
-            session.add_all(
-                BookingService(booking_id=booking.id, service_id=s.id, price=s.price)
-                for s in services
-            )
-            session.flush()
-    except (IntegrityError, BookingConflict):
-        # A concurrent retry with the same key may have won the race; its commit shows up
-        # here as a unique violation or as an overlap with itself: return its booking.
-        winner = None
-        if idempotency_key is not None:
-            winner = _by_idempotency_key(session, idempotency_key, user_id)
-        if winner is None:
-            raise
-        return winner
-    # paid_state and balances were set by triggers: read them afresh when asked.
-    session.expire(booking, ["paid_state", "updated_at"])
-    return booking
+    for attempt in range(CODE_ATTEMPTS):
+        booking = Booking(
+            user_id=user_id,
+            room_id=room_id,
+            check_in=check_in,
+            check_out=check_out,
+            guests=guests,
+            payment_option=PaymentOption(payment_option),
+            total_price=price,
+            bonus_points_used=bonus_points,
+            idempotency_key=idempotency_key,
+        )
+        try:
+            with _guarded(session):
+                session.add(booking)
+                session.flush()
+                session.add_all(
+                    BookingService(booking_id=booking.id, service_id=s.id, price=s.price)
+                    for s in services
+                )
+                session.flush()
+        except (IntegrityError, BookingConflict) as exc:
+            # A generated code met an existing one (40 random bits): draw another.
+            if _constraint_of(exc) == "uq_bookings_code" and attempt + 1 < CODE_ATTEMPTS:
+                continue
+            # A concurrent retry with the same key may have won the race; its commit shows
+            # up here as a unique violation or as an overlap with itself: return its booking.
+            winner = None
+            if idempotency_key is not None:
+                winner = _by_idempotency_key(session, idempotency_key, user_id)
+            if winner is None:
+                raise
+            return winner
+        # paid_state and balances were set by triggers: read them afresh when asked.
+        session.expire(booking, ["paid_state", "updated_at"])
+        return booking
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _constraint_of(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(getattr(orig, "diag", None), "constraint_name", None)
 
 
 def _booking(session: Session, booking_id: int) -> Booking:

@@ -215,3 +215,16 @@ def test_cancelling_returns_points_and_frees_the_dates(session: Session, world: 
         ops.cancel_booking(session, booking_id=-1)
     with pytest.raises(NotFound, match="payment_methods"):
         ops.pay(session, booking_id=rebooked.id, amount=Decimal(1), method_id=-1)
+
+
+def test_a_colliding_booking_code_is_drawn_again(session: Session, world: World) -> None:
+    taken = book(session, world, D(2033, 9, 1), D(2033, 9, 2)).code
+    # Inside the rolled-back test transaction: the next code drawn is the taken one.
+    session.execute(text("CREATE TEMP SEQUENCE draws"))
+    session.execute(
+        text(
+            "CREATE OR REPLACE FUNCTION booking_code() RETURNS text LANGUAGE sql AS "
+            f"$$ SELECT CASE WHEN nextval('draws') = 1 THEN '{taken}' ELSE 'FRESH234' END $$"
+        )
+    )
+    assert book(session, world, D(2033, 9, 2), D(2033, 9, 3)).code == "FRESH234"
