@@ -11,6 +11,7 @@ Constraints (EXCLUDE, CHECK, FK, unique) stay on in both: only triggers are meas
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import statistics
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--bookings", type=int, default=300, help="bookings per side")
     parser.add_argument("--rounds", type=int, default=6, help="alternating on/off rounds")
     args = parser.parse_args()
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     with server() as admin_url:
         name = f"bench_{uuid.uuid4().hex[:8]}"
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,7 @@ def race_engine(database_factory: Callable[[], str]) -> Iterator[Engine]:
 @pytest.fixture
 def race_world(race_engine: Engine) -> World:
     with Session(race_engine, expire_on_commit=False) as session:
-        world = make_world(session, tag=str(id(session)))
+        world = make_world(session, tag=uuid.uuid4().hex[:8])
         session.commit()
     return world
 
