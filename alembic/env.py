@@ -57,7 +57,13 @@ def database_url() -> str:
 
 def run_offline() -> None:
     url = config.attributes.get("url") or get_settings().resolved_database_url()
-    context.configure(url=url or "postgresql+psycopg://", literal_binds=True, **OPTIONS)
+    # Named paramstyle: with psycopg's pyformat, a literal % would be rendered as %%.
+    context.configure(
+        url=url or "postgresql+psycopg://",
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+        **OPTIONS,
+    )
     for statement in timeouts():
         context.execute(statement)
     with context.begin_transaction():

@@ -210,6 +210,30 @@ def erd(
     console.print(f"[green]wrote[/] {output}")
 
 
+roles_app = typer.Typer(help="Database roles of the platform.", no_args_is_help=True)
+app.add_typer(roles_app, name="roles")
+
+
+@roles_app.command("sync")
+def roles_sync() -> None:
+    """Reconcile analyst logins with HOTEL_ANALYSTS and their passwords (idempotent)."""
+    from sqlalchemy import create_engine, pool
+
+    from deploy.migrations import require_url
+    from hotel_models.roles import sync_analysts
+
+    settings = get_settings()
+    engine = create_engine(require_url(), poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            sync_analysts(conn, settings)
+    finally:
+        engine.dispose()
+    # The statements carry password verifiers: report names only.
+    names = ", ".join(settings.analyst_names()) or "none"
+    console.print(f"[green]roles synced[/]: analysts {names}")
+
+
 def _one_line(exc: BaseException) -> str:
     """The first line of a driver error: psycopg's message carries the useful part."""
     text = str(getattr(exc, "orig", None) or exc).strip()

@@ -4,7 +4,7 @@ from hotel_models.audit import AuditLog
 from hotel_models.base import Base
 from hotel_models.bookings import Booking, BookingService, BookingStatusHistory, Payment
 from hotel_models.guests import PaymentMethod, User, UserPaymentMethod
-from hotel_models.loyalty import BonusAccount, BonusTransaction
+from hotel_models.loyalty import BonusAccount, BonusTransaction, LoyaltyConfig
 from hotel_models.partners import Amenity, Hotel, HotelAmenity, Partner, PartnerType
 from hotel_models.reviews import Review
 from hotel_models.rooms import Facility, Room, RoomFacility, RoomRate, Service
@@ -23,6 +23,7 @@ __all__ = [
     "Facility",
     "Hotel",
     "HotelAmenity",
+    "LoyaltyConfig",
     "Partner",
     "PartnerType",
     "Payment",

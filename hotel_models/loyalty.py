@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Text, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    Text,
+    func,
+    text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hotel_models.base import Base, IdMixin, pg_enum
@@ -35,3 +46,17 @@ class BonusTransaction(IdMixin, Base):
     kind: Mapped[BonusKind] = mapped_column(pg_enum(BonusKind, "bonus_kind"))
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class LoyaltyConfig(Base):
+    """The programme's settings, one row: the database's triggers read the earn rate here."""
+
+    __tablename__ = "loyalty_config"
+    __table_args__ = (
+        CheckConstraint("id", name="single_row"),
+        CheckConstraint("earn_percent BETWEEN 0 AND 100", name="percent_range"),
+    )
+
+    id: Mapped[bool] = mapped_column(primary_key=True, server_default=true())
+    # Points credited per 100 currency units of a fully paid booking.
+    earn_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), server_default=text("5"))

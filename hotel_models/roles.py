@@ -133,3 +133,23 @@ def sync_analysts(connection: Connection, settings: Settings) -> list[str]:
     for statement in statements:
         connection.exec_driver_sql(statement)
     return statements
+
+
+HOTEL_OWNER = "hotel_owner"
+HOTEL_APP = "hotel_app"
+
+
+def drop_roles_if_unused(*names: str) -> str:
+    """Drop the given roles together, or none of them when another database still has
+    objects or privileges of theirs (roles are cluster-wide, migrations per database)."""
+    drops = " ".join(
+        f"IF EXISTS (SELECT FROM pg_roles WHERE rolname = {quote_literal(name)}) "
+        f"THEN DROP ROLE {quote_ident(name)}; END IF;"
+        for name in names
+    )
+    return (
+        f"DO $$ BEGIN BEGIN {drops} "
+        "EXCEPTION WHEN dependent_objects_still_exist OR object_in_use THEN "
+        f"RAISE NOTICE 'roles % kept: another database still uses them', "
+        f"{quote_literal(', '.join(names))}; END; END $$"
+    )

@@ -1,0 +1,332 @@
+"""The service's core transactions: plain functions over a Session whose transaction the
+caller owns (commit or roll back). Rules are enforced by the database; these functions
+compute prices, keep a failed statement inside a savepoint (the caller's transaction stays
+usable) and raise the typed errors of hotel_models.errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hotel_models.bookings import Booking, BookingService, Payment
+from hotel_models.enums import BookingStatus, PaymentOption, PaymentStatus, RoomType
+from hotel_models.errors import (
+    BookingConflict,
+    InvalidRequest,
+    InvalidTransition,
+    NotFound,
+    translated,
+)
+from hotel_models.loyalty import BonusAccount, BonusTransaction
+from hotel_models.reviews import Review
+from hotel_models.rooms import Room, Service
+
+# Per night: the lowest rate (seasonal offer or discount) covering that night, else the
+# room's base price. `r` is the room; :check_in/:check_out the stay.
+STAY_PRICE = """
+    SELECT sum(coalesce(
+             (SELECT min(rr.price) FROM room_rates rr
+              WHERE rr.room_id = r.id AND rr.starts_on <= n.night AND n.night < rr.ends_on),
+             r.price)) AS total
+    FROM generate_series(CAST(:check_in AS date), CAST(:check_out AS date) - 1,
+                         interval '1 day') AS n(night)
+"""
+
+
+CODE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class RoomOffer:
+    room_id: int
+    hotel_id: int
+    hotel_name: str
+    room_type: RoomType
+    capacity: int
+    hotel_rating: Decimal | None
+    nights: int
+    total_price: Decimal
+
+
+@dataclass(frozen=True)
+class BonusEntry:
+    created_at: datetime
+    kind: str
+    amount: int
+    booking_id: int | None
+    description: str | None
+
+
+@dataclass(frozen=True)
+class BonusStatement:
+    balance: int
+    entries: list[BonusEntry]
+
+
+@contextmanager
+def _guarded(session: Session) -> Iterator[None]:
+    """A savepoint around the writes, and rule violations as typed errors."""
+    with translated(), session.begin_nested():
+        yield
+
+
+def _nights(check_in: date, check_out: date) -> int:
+    if check_out <= check_in:
+        raise InvalidRequest("check-out must be after check-in")
+    return (check_out - check_in).days
+
+
+def search_availability(
+    session: Session,
+    *,
+    city: str,
+    check_in: date,
+    check_out: date,
+    guests: int,
+    min_price: Decimal | None = None,
+    max_price: Decimal | None = None,
+    min_rating: Decimal | None = None,
+    room_type: RoomType | None = None,
+    limit: int = 50,
+) -> list[RoomOffer]:
+    """Rooms free for the whole stay, cheapest first, priced for those dates. The price
+    range applies to the average nightly price."""
+    nights = _nights(check_in, check_out)
+    params: dict[str, Any] = {
+        "city": city,
+        "check_in": check_in,
+        "check_out": check_out,
+        "guests": guests,
+        "nights": nights,
+        "limit": limit,
+    }
+    filters = []
+    if room_type is not None:
+        filters.append("AND r.room_type = CAST(:room_type AS room_type)")
+        params["room_type"] = RoomType(room_type).value
+    if min_rating is not None:
+        filters.append("AND h.rating >= :min_rating")
+        params["min_rating"] = min_rating
+    if min_price is not None:
+        filters.append("AND p.total / :nights >= :min_price")
+        params["min_price"] = min_price
+    if max_price is not None:
+        filters.append("AND p.total / :nights <= :max_price")
+        params["max_price"] = max_price
+    rows = session.execute(
+        text(f"""
+            SELECT r.id, h.id, h.name, r.room_type, r.capacity, h.rating, p.total
+            FROM rooms r JOIN hotels h ON h.id = r.hotel_id
+            CROSS JOIN LATERAL ({STAY_PRICE}) AS p
+            WHERE h.city = :city AND r.capacity >= :guests AND r.status = 'available'
+              AND NOT EXISTS (
+                SELECT FROM bookings b
+                WHERE b.room_id = r.id AND b.status <> 'cancelled'
+                  AND daterange(b.check_in, b.check_out, '[)')
+                      && daterange(:check_in, :check_out, '[)'))
+              {" ".join(filters)}
+            ORDER BY p.total, r.id
+            LIMIT :limit"""),
+        params,
+    ).all()
+    return [
+        RoomOffer(row[0], row[1], row[2], RoomType(row[3]), row[4], row[5], nights, row[6])
+        for row in rows
+    ]
+
+
+def _by_idempotency_key(session: Session, key: str, user_id: int) -> Booking | None:
+    booking = session.scalars(select(Booking).where(Booking.idempotency_key == key)).first()
+    if booking is not None and booking.user_id != user_id:
+        raise InvalidRequest("this idempotency key belongs to another guest's request")
+    return booking
+
+
+def create_booking(
+    session: Session,
+    *,
+    user_id: int,
+    room_id: int,
+    check_in: date,
+    check_out: date,
+    guests: int,
+    service_ids: Iterable[int] = (),
+    bonus_points: int = 0,
+    payment_option: PaymentOption | str = PaymentOption.FULL,
+    idempotency_key: str | None = None,
+) -> Booking:
+    """Book a room: price = nightly prices + services - bonus points. The database refuses
+    overlaps, over-capacity, rooms under maintenance and overspent points; a repeated
+    idempotency_key returns the booking made the first time."""
+    if idempotency_key is not None:
+        existing = _by_idempotency_key(session, idempotency_key, user_id)
+        if existing is not None:
+            return existing
+    _nights(check_in, check_out)
+    if bonus_points < 0:
+        raise InvalidRequest("bonus points cannot be negative")
+    room = session.get(Room, room_id)
+    if room is None:
+        raise NotFound(f"room {room_id} does not exist")
+    stay_price = session.execute(
+        text(
+            f"SELECT total FROM rooms r CROSS JOIN LATERAL ({STAY_PRICE}) AS p WHERE r.id = :room"
+        ),
+        {"room": room_id, "check_in": check_in, "check_out": check_out},
+    ).scalar_one()
+    wanted = set(service_ids)
+    services = session.scalars(
+        select(Service).where(
+            Service.id.in_(wanted), Service.hotel_id == room.hotel_id, Service.active
+        )
+    ).all()
+    if len(services) != len(wanted):
+        raise NotFound("a chosen extra service is not offered by this hotel")
+    price = stay_price + sum((s.price for s in services), Decimal(0)) - bonus_points
+    if price < 0:
+        raise InvalidRequest("bonus points cannot exceed the booking's price")
+    for attempt in range(CODE_ATTEMPTS):
+        booking = Booking(
+            user_id=user_id,
+            room_id=room_id,
+            check_in=check_in,
+            check_out=check_out,
+            guests=guests,
+            payment_option=PaymentOption(payment_option),
+            total_price=price,
+            bonus_points_used=bonus_points,
+            idempotency_key=idempotency_key,
+        )
+        try:
+            with _guarded(session):
+                session.add(booking)
+                session.flush()
+                session.add_all(
+                    BookingService(booking_id=booking.id, service_id=s.id, price=s.price)
+                    for s in services
+                )
+                session.flush()
+        except (IntegrityError, BookingConflict) as exc:
+            # A generated code met an existing one (40 random bits): draw another.
+            if _constraint_of(exc) == "uq_bookings_code" and attempt + 1 < CODE_ATTEMPTS:
+                continue
+            # A concurrent retry with the same key may have won the race; its commit shows
+            # up here as a unique violation or as an overlap with itself: return its booking.
+            winner = None
+            if idempotency_key is not None:
+                winner = _by_idempotency_key(session, idempotency_key, user_id)
+            if winner is None:
+                raise
+            return winner
+        # paid_state and balances were set by triggers: read them afresh when asked.
+        session.expire(booking, ["paid_state", "updated_at"])
+        return booking
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _constraint_of(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(getattr(orig, "diag", None), "constraint_name", None)
+
+
+def _booking(session: Session, booking_id: int) -> Booking:
+    booking = session.get(Booking, booking_id, populate_existing=True)
+    if booking is None:
+        raise NotFound(f"booking {booking_id} does not exist")
+    return booking
+
+
+def pay(session: Session, *, booking_id: int, amount: Decimal, method_id: int) -> Payment:
+    """Record a completed payment (the payment service said yes); paid_state follows."""
+    booking = _booking(session, booking_id)
+    if booking.status == BookingStatus.CANCELLED:
+        raise InvalidTransition(f"booking {booking.code} is cancelled and takes no payment")
+    payment = Payment(
+        booking_id=booking_id, method_id=method_id, amount=amount, status=PaymentStatus.COMPLETED
+    )
+    with _guarded(session):
+        session.add(payment)
+        session.flush()
+    session.expire(booking)
+    return payment
+
+
+def _move(session: Session, booking_id: int, status: BookingStatus) -> Booking:
+    with _guarded(session):
+        moved = session.execute(
+            update(Booking)
+            .where(Booking.id == booking_id)
+            .values(status=status)
+            .returning(Booking.id)
+            .execution_options(synchronize_session=False)
+        ).first()
+    if moved is None:
+        raise NotFound(f"booking {booking_id} does not exist")
+    return _booking(session, booking_id)
+
+
+def confirm_booking(session: Session, *, booking_id: int) -> Booking:
+    return _move(session, booking_id, BookingStatus.CONFIRMED)
+
+
+def cancel_booking(session: Session, *, booking_id: int) -> Booking:
+    """Cancel a pending or confirmed booking: its dates are free again, its points return."""
+    return _move(session, booking_id, BookingStatus.CANCELLED)
+
+
+def check_in(session: Session, *, booking_id: int) -> Booking:
+    return _move(session, booking_id, BookingStatus.CHECKED_IN)
+
+
+def complete_stay(session: Session, *, booking_id: int) -> Booking:
+    return _move(session, booking_id, BookingStatus.COMPLETED)
+
+
+def add_review(
+    session: Session, *, booking_id: int, user_id: int, rating: int, comment: str | None = None
+) -> Review:
+    """Review a completed stay (its guest only, once); the hotel's rating follows."""
+    hotel_id = session.execute(
+        select(Room.hotel_id)
+        .join(Booking, Booking.room_id == Room.id)
+        .where(Booking.id == booking_id)
+    ).scalar()
+    if hotel_id is None:
+        raise NotFound(f"booking {booking_id} does not exist")
+    if not 1 <= rating <= 5:
+        raise InvalidRequest("a rating is a whole number from 1 to 5")
+    review = Review(
+        booking_id=booking_id, user_id=user_id, hotel_id=hotel_id, rating=rating, comment=comment
+    )
+    with _guarded(session):
+        session.add(review)
+        session.flush()
+    return review
+
+
+def bonus_statement(session: Session, *, user_id: int) -> BonusStatement:
+    """The guest's balance and every credit and debit, newest first."""
+    account = session.scalars(select(BonusAccount).where(BonusAccount.user_id == user_id)).first()
+    if account is None:
+        raise NotFound("the guest is not in the loyalty programme")
+    session.refresh(account)
+    entries = session.scalars(
+        select(BonusTransaction)
+        .where(BonusTransaction.account_id == account.id)
+        .order_by(BonusTransaction.id.desc())
+    ).all()
+    return BonusStatement(
+        account.balance,
+        [
+            BonusEntry(e.created_at, e.kind.value, e.amount, e.booking_id, e.description)
+            for e in entries
+        ],
+    )

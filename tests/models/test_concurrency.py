@@ -1,0 +1,139 @@
+"""Races decided by the database: many connections at once, committed data, one winner."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import pytest
+from alembic import command
+from sqlalchemy import Engine, create_engine, pool, text
+from sqlalchemy.orm import Session
+
+from deploy.migrations import alembic_config
+from hotel_models import operations as ops
+from hotel_models.errors import BookingConflict, HotelRuleError, InsufficientBonus
+from tests.models.conftest import World, make_world
+
+CLIENTS = 24
+
+
+@pytest.fixture(scope="module")
+def race_engine(database_factory: Callable[[], str]) -> Iterator[Engine]:
+    """A database of its own at head: the racers must see each other's commits."""
+    url = database_factory()
+    command.upgrade(alembic_config(url=url), "head")
+    engine = create_engine(url, poolclass=pool.NullPool)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def race_world(race_engine: Engine) -> World:
+    with Session(race_engine, expire_on_commit=False) as session:
+        world = make_world(session, tag=uuid.uuid4().hex[:8])
+        session.commit()
+    return world
+
+
+def race(engine: Engine, attempt: Callable[[Session, int], object]) -> Counter[str]:
+    """Run `attempt` in CLIENTS connections, started together, each as hotel_app in its own
+    transaction; count outcomes by exception name."""
+    start = threading.Barrier(CLIENTS)
+
+    def client(n: int) -> str:
+        with Session(engine) as session:
+            session.execute(text("SET LOCAL ROLE hotel_app"))
+            start.wait()
+            try:
+                attempt(session, n)
+                session.commit()
+            except HotelRuleError as exc:
+                session.rollback()
+                return type(exc).__name__
+            return "ok"
+
+    with ThreadPoolExecutor(CLIENTS) as pool_:
+        return Counter(pool_.map(client, range(CLIENTS)))
+
+
+def test_one_of_many_overlapping_bookings_wins(race_engine: Engine, race_world: World) -> None:
+    def attempt(session: Session, n: int) -> object:
+        start = date(2034, 1, 10) + timedelta(days=n % 3)  # all overlap 2034-01-12
+        return ops.create_booking(
+            session,
+            user_id=race_world.guest.id,
+            room_id=race_world.room.id,
+            check_in=start,
+            check_out=start + timedelta(days=3),
+            guests=1,
+        )
+
+    outcomes = race(race_engine, attempt)
+    assert outcomes == Counter({"ok": 1, BookingConflict.__name__: CLIENTS - 1})
+    with race_engine.connect() as conn:
+        count = conn.execute(
+            text("SELECT count(*) FROM bookings WHERE room_id = :r"), {"r": race_world.room.id}
+        ).scalar_one()
+    assert count == 1
+
+
+def test_concurrent_spending_never_overdraws(race_engine: Engine, race_world: World) -> None:
+    with race_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO bonus_transactions (account_id, amount, kind) "
+                "VALUES (:a, 100, 'promo')"
+            ),
+            {"a": race_world.account.id},
+        )
+
+    def attempt(session: Session, n: int) -> object:
+        start = date(2035, 1, 1) + timedelta(days=2 * n)  # no overlaps: only points compete
+        return ops.create_booking(
+            session,
+            user_id=race_world.guest.id,
+            room_id=race_world.room.id,
+            check_in=start,
+            check_out=start + timedelta(days=1),
+            guests=1,
+            bonus_points=60,
+        )
+
+    outcomes = race(race_engine, attempt)
+    assert outcomes == Counter({"ok": 1, InsufficientBonus.__name__: CLIENTS - 1})
+    with race_engine.connect() as conn:
+        balance, ledger = conn.execute(
+            text(
+                "SELECT a.balance, (SELECT sum(amount) FROM bonus_transactions t "
+                "WHERE t.account_id = a.id) FROM bonus_accounts a WHERE a.id = :a"
+            ),
+            {"a": race_world.account.id},
+        ).one()
+    assert balance == ledger == 40
+
+
+def test_a_retried_request_races_itself_into_one_booking(
+    race_engine: Engine, race_world: World
+) -> None:
+    def attempt(session: Session, n: int) -> object:
+        return ops.create_booking(
+            session,
+            user_id=race_world.guest.id,
+            room_id=race_world.room.id,
+            check_in=date(2036, 1, 1),
+            check_out=date(2036, 1, 2),
+            guests=1,
+            idempotency_key="retry-storm",
+        )
+
+    assert race(race_engine, attempt) == Counter({"ok": CLIENTS})
+    with race_engine.connect() as conn:
+        keys = conn.execute(
+            text("SELECT count(*) FROM bookings WHERE room_id = :r"), {"r": race_world.room.id}
+        ).scalar_one()
+    assert keys == 1
