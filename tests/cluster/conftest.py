@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Generator, Iterator
@@ -12,8 +13,9 @@ import pytest
 
 from deploy.cluster.local import LocalCluster
 
-# Far from the default ports, so a developer's own `hotel cluster up` does not collide.
-PORT_OFFSET = 20000
+# Far from the default ports, so a developer's own `hotel cluster up` does not collide;
+# HOTEL_TEST_CLUSTER_PORT_OFFSET lets two test runs share a machine.
+PORT_OFFSET = int(os.environ.get("HOTEL_TEST_CLUSTER_PORT_OFFSET", "20000"))
 REPORTS = Path(__file__).resolve().parents[2] / "reports" / "cluster-logs"
 _active: list[LocalCluster] = []
 
