@@ -37,8 +37,11 @@ BEGIN
   IF TG_OP = 'INSERT' OR (NEW.room_id, NEW.guests, NEW.check_in, NEW.check_out)
                          IS DISTINCT FROM (OLD.room_id, OLD.guests, OLD.check_in, OLD.check_out)
   THEN
-    -- FOR SHARE: a room cannot be put under maintenance while it is being booked.
-    SELECT * INTO room FROM rooms WHERE id = NEW.room_id FOR SHARE;
+    -- FOR NO KEY UPDATE queues bookers of one room behind each other: the second then sees
+    -- the first's committed stay and fails the EXCLUDE check cleanly. (With FOR SHARE both
+    -- insert, then each waits for the other's uncommitted row: a deadlock.) It also keeps a
+    -- room from going under maintenance while it is being booked.
+    SELECT * INTO room FROM rooms WHERE id = NEW.room_id FOR NO KEY UPDATE;
     IF FOUND AND NEW.guests > room.capacity THEN
       RAISE EXCEPTION 'room % takes at most % guests, not %', room.number, room.capacity, NEW.guests
         USING ERRCODE = 'check_violation', CONSTRAINT = 'bookings_capacity';
