@@ -1,0 +1,147 @@
+"""What a run measured: per-operation HDR histograms (microseconds, 3 significant digits),
+outcome counts, and a per-second timeline for the report's charts."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from loadtest.metrics import Metrics
+
+PERCENTILES = (50.0, 95.0, 99.0, 99.9)
+MAX_US = 120_000_000  # two minutes: slower than that is recorded as two minutes
+
+
+def _histogram() -> HdrHistogram:
+    return HdrHistogram(1, MAX_US, 3)
+
+
+def summary(h: HdrHistogram) -> dict[str, float]:
+    """Percentiles and max in milliseconds."""
+    if h.get_total_count() == 0:
+        return {"p50": 0.0, "p95": 0.0, "p99": 0.0, "p99.9": 0.0, "max": 0.0}
+    out = {f"p{p:g}": h.get_value_at_percentile(p) / 1000 for p in PERCENTILES}
+    out["max"] = h.get_max_value() / 1000
+    return out
+
+
+@dataclass
+class Second:
+    ops: Counter[str] = field(default_factory=Counter)  # outcome -> count
+    sqlstates: Counter[str] = field(default_factory=Counter)
+    latency: HdrHistogram = field(default_factory=_histogram)
+
+
+class Recorder:
+    """Feeds Prometheus and the report from one call per finished operation."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self.started = time.monotonic()
+        self.histograms: dict[str, HdrHistogram] = defaultdict(_histogram)
+        self.outcomes: dict[str, Counter[str]] = defaultdict(Counter)
+        self.errors: Counter[tuple[str, str]] = Counter()
+        self.retries: Counter[str] = Counter()
+        self.timeline: dict[int, Second] = defaultdict(Second)
+        self.lag = _histogram()
+        self.arrivals = 0
+        self.dropped = 0
+        self.messages: dict[str, str] = {}  # a sample message per error kind
+        self.business: dict[str, float] = defaultdict(float)
+
+    def _second(self) -> Second:
+        return self.timeline[int(time.monotonic() - self.started)]
+
+    def operation(self, op: str, outcome: str, seconds: float) -> None:
+        us = min(MAX_US, max(1, int(seconds * 1e6)))
+        self.histograms[op].record_value(us)
+        self.outcomes[op][outcome] += 1
+        second = self._second()
+        second.ops[outcome] += 1
+        second.latency.record_value(us)
+        self.metrics.duration.labels(op).observe(seconds)
+        self.metrics.operations.labels(op, outcome).inc()
+
+    def error(self, op: str, sqlstate_class: str, message: str) -> None:
+        self.errors[(op, sqlstate_class)] += 1
+        self._second().sqlstates[sqlstate_class] += 1
+        self.metrics.errors.labels(op, sqlstate_class).inc()
+        self.messages.setdefault(f"{op} {sqlstate_class}", message.splitlines()[0][:200])
+
+    def retry(self, op: str) -> None:
+        self.retries[op] += 1
+        self.metrics.retries.labels(op).inc()
+
+    def arrival(self, lag: float, dropped: bool) -> None:
+        self.arrivals += 1
+        self.lag.record_value(min(MAX_US, max(1, int(lag * 1e6))))
+        self.metrics.schedule_lag.observe(lag)
+        if dropped:
+            self.dropped += 1
+            self.metrics.dropped.inc()
+
+    def count(self, what: str, amount: float = 1) -> None:
+        """Business counters: bookings, cancellations, revenue, points earned and spent."""
+        if amount <= 0:
+            return
+        self.business[what] += amount
+        counter = {
+            "bookings": self.metrics.bookings,
+            "cancellations": self.metrics.cancellations,
+            "revenue": self.metrics.revenue,
+            "points_earned": self.metrics.points_earned,
+            "points_spent": self.metrics.points_spent,
+        }[what]
+        counter.inc(amount)
+
+    def figures(self, elapsed: float) -> dict[str, Any]:
+        """Everything the report shows, as plain data (report.json)."""
+        total = sum(sum(c.values()) for c in self.outcomes.values())
+        everything = _histogram()
+        operations = {}
+        for op in sorted(self.histograms):
+            h = self.histograms[op]
+            everything.add(h)
+            n = sum(self.outcomes[op].values())
+            operations[op] = {
+                "count": n,
+                "ok": self.outcomes[op]["ok"],
+                "conflict": self.outcomes[op]["conflict"],
+                "error": self.outcomes[op]["error"],
+                "retries": self.retries[op],
+                "ops_per_s": n / elapsed if elapsed else 0.0,
+                "latency_ms": summary(h),
+            }
+        timeline = []
+        for t in range(max(self.timeline, default=-1) + 1):
+            s = self.timeline.get(t, Second())
+            timeline.append(
+                {
+                    "t": t,
+                    "ops": sum(s.ops.values()),
+                    **{k: s.ops[k] for k in ("ok", "conflict", "error")},
+                    "errors_by_class": dict(s.sqlstates),
+                    **{k: v for k, v in summary(s.latency).items() if k != "p99.9"},
+                }
+            )
+        return {
+            "elapsed_s": elapsed,
+            "operations_total": total,
+            "ops_per_s": total / elapsed if elapsed else 0.0,
+            "latency_ms": summary(everything),
+            "operations": operations,
+            "errors": [
+                {"operation": op, "sqlstate_class": c, "count": n}
+                for (op, c), n in sorted(self.errors.items())
+            ],
+            "error_samples": self.messages,
+            "arrivals": self.arrivals,
+            "dropped_arrivals": self.dropped,
+            "schedule_lag_ms": summary(self.lag),
+            "business": dict(self.business),
+            "timeline": timeline,
+        }
