@@ -517,12 +517,6 @@ async def run(
     """One load run; `stop` ends a run without a duration (the service mode)."""
     from loadtest.mix import load_mix
 
-    if options.rate is not None and options.rate <= 0:
-        raise LoadError(f"--rate must be above 0, not {options.rate:g}")
-    if options.users is not None and options.users <= 0:
-        raise LoadError(f"--users must be above 0, not {options.users}")
-    if options.duration is not None and options.duration <= 0:
-        raise LoadError(f"--duration must be above 0, not {options.duration:g}")
     mix = options.mix or load_mix()
     stop = stop or asyncio.Event()
     primary = Pool(options.url, options.connections)
@@ -531,10 +525,12 @@ async def run(
         try:
             catalog = await sample_catalog(primary)
         except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[-1]
+            reason = str(exc).strip().splitlines()[0]
             raise LoadError(f"cannot reach the database: {reason}") from exc
         except psycopg.errors.UndefinedTable as exc:
             raise LoadError("the database is not migrated: run `hotel migrate head`") from exc
+        except psycopg.Error as exc:
+            raise LoadError(f"database error: {str(exc).strip().splitlines()[0]}") from exc
         run_id = "load-" + uuid.uuid4().hex[:10]
         runner = Runner(primary, replica, mix, recorder, catalog, run_id, options.seed)
         if on_start is not None:

@@ -4,7 +4,7 @@ outcome counts, and a per-second timeline for the report's charts."""
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,18 @@ def summary(h: HdrHistogram) -> dict[str, float]:
 class Second:
     ops: Counter[str] = field(default_factory=Counter)  # outcome -> count
     sqlstates: Counter[str] = field(default_factory=Counter)
-    latency: HdrHistogram = field(default_factory=_histogram)
+    # Two significant digits: one of these is alive at a time, the past keeps numbers only.
+    latency: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, MAX_US, 2))
+
+    def point(self, t: int) -> dict[str, Any]:
+        lat = summary(self.latency)
+        return {
+            "t": t,
+            "ops": sum(self.ops.values()),
+            **{k: self.ops[k] for k in ("ok", "conflict", "error")},
+            "errors_by_class": dict(self.sqlstates),
+            **{k: lat[k] for k in ("p50", "p95", "p99")},
+        }
 
 
 class Recorder:
@@ -46,7 +57,10 @@ class Recorder:
         self.outcomes: dict[str, Counter[str]] = defaultdict(Counter)
         self.errors: Counter[tuple[str, str]] = Counter()
         self.retries: Counter[str] = Counter()
-        self.timeline: dict[int, Second] = defaultdict(Second)
+        # One point per second; a service running for days keeps the last day.
+        self.timeline: deque[dict[str, Any]] = deque(maxlen=86_400)
+        self._now = 0
+        self._second_data = Second()
         self.lag = _histogram()
         self.arrivals = 0
         self.dropped = 0
@@ -54,7 +68,12 @@ class Recorder:
         self.business: dict[str, float] = defaultdict(float)
 
     def _second(self) -> Second:
-        return self.timeline[int(time.monotonic() - self.started)]
+        now = int(time.monotonic() - self.started)
+        while now > self._now:  # close the past seconds, empty ones included
+            self.timeline.append(self._second_data.point(self._now))
+            self._second_data = Second()
+            self._now += 1
+        return self._second_data
 
     def operation(self, op: str, outcome: str, seconds: float) -> None:
         us = min(MAX_US, max(1, int(seconds * 1e6)))
@@ -116,18 +135,8 @@ class Recorder:
                 "ops_per_s": n / elapsed if elapsed else 0.0,
                 "latency_ms": summary(h),
             }
-        timeline = []
-        for t in range(max(self.timeline, default=-1) + 1):
-            s = self.timeline.get(t, Second())
-            timeline.append(
-                {
-                    "t": t,
-                    "ops": sum(s.ops.values()),
-                    **{k: s.ops[k] for k in ("ok", "conflict", "error")},
-                    "errors_by_class": dict(s.sqlstates),
-                    **{k: v for k, v in summary(s.latency).items() if k != "p99.9"},
-                }
-            )
+        self._second()
+        timeline = [*self.timeline, self._second_data.point(self._now)]
         return {
             "elapsed_s": elapsed,
             "operations_total": total,
