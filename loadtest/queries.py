@@ -43,8 +43,8 @@ HOTEL_REVIEWS = """
 SELECT rating, comment, created_at FROM reviews WHERE hotel_id = %(hotel)s
 ORDER BY created_at DESC LIMIT 10"""
 
-BOOKING_BY_KEY = "SELECT id, total_price FROM bookings WHERE idempotency_key = %(key)s"
-# Price = nightly prices + the hotel's chosen active services - bonus points.
+# Price = nightly prices + the hotel's chosen active services - bonus points. Nothing is
+# inserted when the key is already there: a retry whose first attempt committed.
 INSERT_BOOKING = f"""
 INSERT INTO bookings (user_id, room_id, check_in, check_out, guests, payment_option,
                       total_price, bonus_points_used, idempotency_key)
@@ -56,20 +56,27 @@ SELECT %(user)s, r.id, %(check_in)s, %(check_out)s, %(guests)s,
        %(points)s, %(key)s
 FROM rooms r CROSS JOIN LATERAL ({_STAY}) AS p
 WHERE r.id = %(room)s
-RETURNING id, total_price"""
+  AND NOT EXISTS (SELECT FROM bookings WHERE idempotency_key = %(key)s)
+RETURNING id"""
 INSERT_BOOKING_SERVICES = """
 INSERT INTO booking_services (booking_id, service_id, price)
-SELECT %(booking)s, s.id, s.price FROM services s
-WHERE s.id = ANY(%(services)s) AND s.active"""
+SELECT b.id, s.id, s.price FROM bookings b JOIN rooms r ON r.id = b.room_id
+JOIN services s ON s.hotel_id = r.hotel_id
+WHERE b.idempotency_key = %(key)s AND s.id = ANY(%(services)s) AND s.active
+ON CONFLICT DO NOTHING"""
+BOOKING_BY_KEY = "SELECT id, total_price FROM bookings WHERE idempotency_key = %(key)s"
 
-BOOKING_FOR_UPDATE = """
-SELECT b.total_price, b.status::text,
-       (SELECT coalesce(sum(amount), 0) FROM payments
-        WHERE booking_id = b.id AND status = 'completed')
-FROM bookings b WHERE b.id = %(booking)s FOR UPDATE"""
-INSERT_PAYMENT = """
+# Pay what is still due up to `share` of the price: a retry pays nothing twice.
+PAY_DUE = """
+WITH b AS (
+  SELECT b.id, round(b.total_price * %(share)s, 2)
+               - (SELECT coalesce(sum(amount), 0) FROM payments
+                  WHERE booking_id = b.id AND status = 'completed') AS due
+  FROM bookings b WHERE b.id = %(booking)s FOR UPDATE)
 INSERT INTO payments (booking_id, method_id, amount, status)
-VALUES (%(booking)s, %(method)s, %(amount)s, 'completed')"""
+SELECT id, %(method)s, due, 'completed' FROM b WHERE due > 0
+RETURNING amount"""
+# Points the paid_state trigger credited when the booking became fully paid.
 EARNED = """
 SELECT coalesce(sum(amount), 0) FROM bonus_transactions
 WHERE booking_id = %(booking)s AND kind = 'earn'"""

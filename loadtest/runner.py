@@ -9,6 +9,7 @@ connection counts (no coordinated omission); later steps start when the previous
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import resource
 import time
@@ -27,6 +28,9 @@ from loadtest.mix import Mix
 from loadtest.stats import Recorder
 
 T = TypeVar("T")
+# psycopg warns for every conflict inside a pipeline ("error ignored terminating ...
+# pipeline aborted"): conflicts are counted here, the lines would only flood the terminal.
+logging.getLogger("psycopg").setLevel(logging.ERROR)
 RETRY_FOR = 30.0  # seconds a step keeps retrying transient errors (a failover takes ~21 s)
 PARTNER_OPS = (
     "partner_add_room",
@@ -35,6 +39,22 @@ PARTNER_OPS = (
     "partner_add_service",
 )
 ROOM_TYPES = ("single", "double", "twin", "triple", "family", "suite")
+
+
+async def pipelined(
+    conn: psycopg.AsyncConnection,
+    statements: list[tuple[str, dict[str, Any]]],
+    transaction: bool,
+) -> list[list[tuple[Any, ...]]]:
+    """Send the statements in one round trip (pipeline mode), in one transaction if asked;
+    each statement's rows (empty for a statement without a result)."""
+    async with conn.pipeline():
+        if transaction:
+            async with conn.transaction():
+                cursors = [await conn.execute(sql, p) for sql, p in statements]
+        else:
+            cursors = [await conn.execute(sql, p) for sql, p in statements]
+    return [await c.fetchall() if c.description else [] for c in cursors]
 
 
 class Failed:
@@ -209,10 +229,11 @@ class Runner:
         return ([] if isinstance(offers, Failed) else offers), check_in, check_out, guests
 
     async def _view_hotel(self, hotel: int) -> bool:
+        ids = {"hotel": hotel}
+        statements = [(sql, ids) for sql in (q.HOTEL_AMENITIES, q.HOTEL_ROOMS, q.HOTEL_REVIEWS)]
+
         async def view(conn: psycopg.AsyncConnection) -> bool:
-            async with conn.transaction():
-                for sql in (q.HOTEL_AMENITIES, q.HOTEL_ROOMS, q.HOTEL_REVIEWS):
-                    await (await conn.execute(sql, {"hotel": hotel})).fetchall()
+            await pipelined(conn, statements, transaction=False)
             return True
 
         return not isinstance(await self.step("view_hotel", self.replica, view), Failed)
@@ -254,20 +275,14 @@ class Runner:
             "key": key,
         }
 
+        statements = [(q.INSERT_BOOKING, params), (q.BOOKING_BY_KEY, params)]
+        if services:
+            statements.insert(1, (q.INSERT_BOOKING_SERVICES, params))
+
         async def create(conn: psycopg.AsyncConnection) -> tuple[int, Decimal, bool]:
-            async with conn.transaction():
-                # A retry whose first attempt committed finds that booking by its key.
-                row = await (await conn.execute(q.BOOKING_BY_KEY, params)).fetchone()
-                if row is not None:
-                    return row[0], row[1], True
-                row = await (await conn.execute(q.INSERT_BOOKING, params)).fetchone()
-                if row is None:
-                    raise LoadError(f"room {room} vanished")
-                if services:
-                    await conn.execute(
-                        q.INSERT_BOOKING_SERVICES, {"booking": row[0], "services": services}
-                    )
-                return row[0], row[1], False
+            results = await pipelined(conn, statements, transaction=True)
+            booking, total = results[-1][0]
+            return booking, total, not results[0]  # nothing inserted: a replay
 
         created = await self.step("create_booking", self.primary, create)
         if isinstance(created, Failed):
@@ -313,28 +328,23 @@ class Runner:
             await self.step("add_review", self.primary, add_review)
 
     async def _pay(self, op: str, booking: int, share: Decimal, status: str) -> Any:
-        """Pay up to `share` of the price, then move to `status`. Reads what is paid first,
-        so a retry after a lost commit pays nothing twice."""
+        """Pay what is due up to `share` of the price and move to `status`, in one round
+        trip; the payment reads what is paid, so a retry after a lost commit pays nothing
+        twice."""
         method = self.rng.choice(self.catalog.methods)
-        ids = {"booking": booking}
+        ids: dict[str, Any] = {"booking": booking}
+        before = {"confirmed": "pending", "checked_in": "confirmed"}[status]
+        statements: list[tuple[str, dict[str, Any]]] = [
+            (q.PAY_DUE, {**ids, "share": share, "method": method}),
+            (q.MOVE, {**ids, "to": status, "from": [before]}),
+            (q.EARNED, ids),
+        ]
 
         async def pay(conn: psycopg.AsyncConnection) -> tuple[Decimal, int]:
-            async with conn.transaction():
-                row = await (await conn.execute(q.BOOKING_FOR_UPDATE, ids)).fetchone()
-                assert row is not None, "a booking of this run disappeared"
-                total, current, paid = row
-                due = (total * share).quantize(Decimal("0.01")) - paid
-                if due > 0:
-                    await conn.execute(
-                        q.INSERT_PAYMENT, {"booking": booking, "method": method, "amount": due}
-                    )
-                before = {"confirmed": "pending", "checked_in": "confirmed"}[status]
-                if current == before:
-                    await conn.execute(q.MOVE, {**ids, "to": status, "from": [before]})
-                earned = 0
-                if due > 0 and due + paid >= total:
-                    earned = (await (await conn.execute(q.EARNED, ids)).fetchone() or (0,))[0]
-                return max(due, Decimal(0)), int(earned)
+            paid, _, earned = await pipelined(conn, statements, transaction=True)
+            amount = paid[0][0] if paid else Decimal(0)
+            # Earned points are credited once, by the payment that completes the price.
+            return amount, int(earned[0][0]) if paid and share == 1 else 0
 
         result = await self.step(op, self.primary, pay)
         if not isinstance(result, Failed):
@@ -413,10 +423,10 @@ class Runner:
             "guests": rng.randint(1, 3),
         }
 
+        statements = [("SET LOCAL ROLE analytic", {}), (q.ANALYTIC[op], params)]
+
         async def query(conn: psycopg.AsyncConnection) -> int:
-            async with conn.transaction():
-                await conn.execute("SET LOCAL ROLE analytic")
-                return len(await (await conn.execute(q.ANALYTIC[op], params)).fetchall())
+            return len((await pipelined(conn, statements, transaction=True))[-1])
 
         await self.step(op, self.replica, query, intended)
 
