@@ -63,7 +63,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 
 def print_report(report: dict[str, Any], console: Console) -> None:
-    console.print(table(report))
+    # A log (docker, CI) is not 80 columns wide: do not squeeze operation names there.
+    console.print(table(report), width=None if console.is_terminal else 150)
     for line in summary_lines(report):
         console.print(line, highlight=False)
 
