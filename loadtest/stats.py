@@ -143,7 +143,9 @@ class Recorder:
                 "latency_ms": summary(h),
             }
         self._second()
-        timeline = [*self.timeline, self._second_data.point(self._now)]
+        timeline = list(self.timeline)
+        if self._second_data.ops:  # the unfinished last second, when anything ended in it
+            timeline.append(self._second_data.point(self._now))
         return {
             "elapsed_s": elapsed,
             "operations_total": total,
