@@ -57,6 +57,23 @@ async def pipelined(
     return [await c.fetchall() if c.description else [] for c in cursors]
 
 
+def booking_work(
+    params: dict[str, Any],
+) -> Callable[[psycopg.AsyncConnection], Awaitable[tuple[int, Decimal, bool]]]:
+    """create_booking as one transaction in one round trip: (id, price, replayed). Run
+    again with the same idempotency key it inserts nothing and returns the first booking."""
+    statements = [(q.INSERT_BOOKING, params), (q.BOOKING_BY_KEY, params)]
+    if params["services"]:
+        statements.insert(1, (q.INSERT_BOOKING_SERVICES, params))
+
+    async def create(conn: psycopg.AsyncConnection) -> tuple[int, Decimal, bool]:
+        results = await pipelined(conn, statements, transaction=True)
+        booking, total = results[-1][0]
+        return booking, total, not results[0]  # nothing inserted: a replay
+
+    return create
+
+
 class Failed:
     """A step that ended in a conflict or an error: the journey stops there."""
 
@@ -274,17 +291,7 @@ class Runner:
             "points": points,
             "key": key,
         }
-
-        statements = [(q.INSERT_BOOKING, params), (q.BOOKING_BY_KEY, params)]
-        if services:
-            statements.insert(1, (q.INSERT_BOOKING_SERVICES, params))
-
-        async def create(conn: psycopg.AsyncConnection) -> tuple[int, Decimal, bool]:
-            results = await pipelined(conn, statements, transaction=True)
-            booking, total = results[-1][0]
-            return booking, total, not results[0]  # nothing inserted: a replay
-
-        created = await self.step("create_booking", self.primary, create)
+        created = await self.step("create_booking", self.primary, booking_work(params))
         if isinstance(created, Failed):
             return
         booking, _, replayed = created

@@ -5,13 +5,16 @@ balance with zero duplicates."""
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import date, timedelta
+from typing import Any
 
 import psycopg
 
-from loadtest.db import APPLICATION_NAME, conninfo
+from loadtest.db import APPLICATION_NAME, Pool, conninfo
 from loadtest.metrics import Metrics
-from loadtest.mix import Mix
-from loadtest.runner import Options, Result, run
+from loadtest.mix import Mix, load_mix
+from loadtest.runner import Failed, Options, Result, Runner, booking_work, run, sample_catalog
 from loadtest.stats import Recorder
 
 BOOKERS = Mix(
@@ -55,3 +58,64 @@ def test_killed_connections_are_retried_and_the_books_balance(load_url: str) -> 
     assert ops["create_booking"]["ok"] > 50
     assert result.books["balanced"], result.books
     assert result.books["duplicates"] == 0
+
+
+def test_a_booking_whose_acknowledgement_was_lost_is_retried_once(load_url: str) -> None:
+    """The worst moment: the booking committed, then the connection died before the user
+    heard. The retry must find that booking by its key instead of booking again."""
+
+    async def main() -> None:
+        pool = Pool(load_url, 1)
+        recorder = Recorder(Metrics())
+        runner = Runner(pool, pool, load_mix(), recorder, await sample_catalog(pool), "ack", 1)
+        async with pool.connection() as conn:
+            room = await (
+                await conn.execute(
+                    "SELECT id FROM rooms WHERE status = 'available' ORDER BY id DESC LIMIT 1"
+                )
+            ).fetchone()
+        assert room is not None
+        day = date.today() + timedelta(days=500)
+        key = f"ack:{uuid.uuid4().hex}"
+        work = booking_work(
+            {
+                "user": runner.catalog.users[0],
+                "room": room[0],
+                "check_in": day,
+                "check_out": day + timedelta(days=1),
+                "guests": 1,
+                "option": "full",
+                "services": [],
+                "points": 0,
+                "key": key,
+            }
+        )
+        attempts = 0
+
+        async def committed_then_killed(conn: psycopg.AsyncConnection) -> tuple[int, Any, bool]:
+            nonlocal attempts
+            attempts += 1
+            result = await work(conn)
+            if attempts == 1:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo(load_url), autocommit=True
+                ) as admin:
+                    await admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+                await conn.execute("SELECT 1")  # the acknowledgement dies with the connection
+            return result
+
+        result = await runner.step("create_booking", pool, committed_then_killed)
+        assert not isinstance(result, Failed)
+        booking, _, replayed = result
+        assert attempts == 2
+        assert replayed
+        assert recorder.retries["create_booking"] == 1
+        assert {cls for _, cls in recorder.errors} <= {"conn", "57"}
+        async with pool.connection() as conn:
+            rows = await (
+                await conn.execute("SELECT id FROM bookings WHERE idempotency_key = %s", (key,))
+            ).fetchall()
+        assert rows == [(booking,)]
+        await pool.close()
+
+    asyncio.run(main())
