@@ -452,11 +452,10 @@ class Runner:
             due += self.rng.expovariate(rate)
             delay = due - self.loop.time()
             if delay > 0:
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
+                # A plain sleep: wait_for(stop.wait()) would create a task per arrival.
+                await asyncio.sleep(delay)
+                if stop.is_set():
                     break
-                except TimeoutError:
-                    pass
             dropped = len(tasks) >= max_in_flight
             self.rec.arrival(max(0.0, self.loop.time() - due), dropped)
             if not dropped:
