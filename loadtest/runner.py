@@ -450,12 +450,12 @@ class Runner:
         due = self.loop.time()
         while not stop.is_set():
             due += self.rng.expovariate(rate)
-            delay = due - self.loop.time()
-            if delay > 0:
-                # A plain sleep: wait_for(stop.wait()) would create a task per arrival.
-                await asyncio.sleep(delay)
-                if stop.is_set():
-                    break
+            # Plain sleeps (wait_for(stop.wait()) would make a task per arrival), at most
+            # 0.5 s each so a stop at a low rate is prompt.
+            while (delay := due - self.loop.time()) > 0 and not stop.is_set():
+                await asyncio.sleep(min(delay, 0.5))
+            if stop.is_set():
+                break
             dropped = len(tasks) >= max_in_flight
             self.rec.arrival(max(0.0, self.loop.time() - due), dropped)
             if not dropped:
