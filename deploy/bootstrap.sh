@@ -9,6 +9,7 @@ SYSTEM_PACKAGES=(
   etcd-server etcd-client haproxy          # the HA stack as local processes
   prometheus prometheus-postgres-exporter  # monitoring (promtool for rule tests)
   pgbackrest docker-compose                # backups; offline compose validation
+  chromium                                 # headless check that the load report renders
 )
 
 missing=()

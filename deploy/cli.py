@@ -210,6 +210,55 @@ def erd(
     console.print(f"[green]wrote[/] {output}")
 
 
+@app.command()
+def load(
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Open loop: journey arrivals per second (Poisson). Default 50."),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option(help="Seconds to run; omitted: run until stopped (service).")
+    ] = None,
+    users: Annotated[
+        int | None,
+        typer.Option(help="Without --rate: closed loop with N users; with it: in-flight limit."),
+    ] = None,
+    mix: Annotated[
+        Path | None, typer.Option(help="Workload mix TOML (default loadtest/default_mix.toml).")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write report.json and report.html into this directory.")
+    ] = None,
+    metrics_port: Annotated[
+        int, typer.Option(help="Serve Prometheus metrics on this port (0: do not serve).")
+    ] = 8000,
+    connections: Annotated[int, typer.Option(help="Connections per DSN.")] = 8,
+) -> None:
+    """Simulated guests, partners and analysts against the database (writes to
+    HOTEL_DATABASE_URL, reads to HOTEL_REPLICA_URL when set), with Prometheus metrics."""
+    from deploy.migrations import require_url
+    from loadtest.db import LoadError
+    from loadtest.runner import Options
+    from loadtest.service import main as load_main
+
+    settings = get_settings()
+    replica = settings.replica_url.get_secret_value() if settings.replica_url else None
+    if rate is None and users is None:
+        rate = 50.0
+    options = Options(
+        url=require_url(),
+        replica_url=replica,
+        rate=rate,
+        users=users,
+        duration=duration,
+        connections=connections,
+    )
+    try:
+        load_main(options, mix, report, metrics_port or None, console)
+    except LoadError as exc:
+        raise HotelError(str(exc)) from exc
+
+
 roles_app = typer.Typer(help="Database roles of the platform.", no_args_is_help=True)
 app.add_typer(roles_app, name="roles")
 

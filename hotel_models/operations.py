@@ -30,14 +30,24 @@ from hotel_models.reviews import Review
 from hotel_models.rooms import Room, Service
 
 # Per night: the lowest rate (seasonal offer or discount) covering that night, else the
-# room's base price. `r` is the room; :check_in/:check_out the stay.
+# room's base price. `r` is the room; :check_in/:check_out the stay. Most rooms have no rate
+# in a given stay: they skip the per-night walk. The integer generate_series lets the
+# planner see the stay's length (the date one is estimated at 1000 rows, enough to make it
+# JIT-compile a 3 ms search for 100+ ms).
 STAY_PRICE = """
-    SELECT sum(coalesce(
-             (SELECT min(rr.price) FROM room_rates rr
-              WHERE rr.room_id = r.id AND rr.starts_on <= n.night AND n.night < rr.ends_on),
-             r.price)) AS total
-    FROM generate_series(CAST(:check_in AS date), CAST(:check_out AS date) - 1,
-                         interval '1 day') AS n(night)
+    SELECT CASE WHEN EXISTS (
+             SELECT FROM room_rates rr
+             WHERE rr.room_id = r.id AND rr.starts_on < CAST(:check_out AS date)
+               AND rr.ends_on > CAST(:check_in AS date))
+           THEN (SELECT sum(coalesce(
+                   (SELECT min(rr.price) FROM room_rates rr
+                    WHERE rr.room_id = r.id AND rr.starts_on <= n.night AND n.night < rr.ends_on),
+                   r.price))
+                 FROM (SELECT CAST(:check_in AS date) + i AS night
+                       FROM generate_series(0, CAST(:check_out AS date)
+                                               - CAST(:check_in AS date) - 1) AS i) AS n)
+           ELSE r.price * (CAST(:check_out AS date) - CAST(:check_in AS date))
+           END AS total
 """
 
 

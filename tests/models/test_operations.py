@@ -228,3 +228,28 @@ def test_a_colliding_booking_code_is_drawn_again(session: Session, world: World)
         )
     )
     assert book(session, world, D(2033, 9, 2), D(2033, 9, 3)).code == "FRESH234"
+
+
+def test_rates_touching_the_stay_do_not_apply(session: Session, world: World) -> None:
+    """The shortcut for rooms without a rate in the stay: rates ending on check-in or
+    starting on check-out cover no night of it."""
+    for starts, ends in ((D(2034, 1, 1), D(2034, 1, 3)), (D(2034, 1, 5), D(2034, 1, 9))):
+        session.add(
+            RoomRate(
+                room_id=world.room.id,
+                kind=RateKind.DISCOUNT,
+                name=f"deal {starts}",
+                starts_on=starts,
+                ends_on=ends,
+                price=Decimal(10),
+            )
+        )
+    session.flush()
+    [offer] = ops.search_availability(
+        session, city=world.hotel.city, check_in=D(2034, 1, 3), check_out=D(2034, 1, 5), guests=1
+    )
+    assert offer.total_price == 2 * 100
+    [inside] = ops.search_availability(
+        session, city=world.hotel.city, check_in=D(2034, 1, 2), check_out=D(2034, 1, 6), guests=1
+    )
+    assert inside.total_price == 10 + 100 + 100 + 10

@@ -1,0 +1,96 @@
+"""Connections of the load generator: a small asyncio pool per DSN, and what a database
+error means for a simulated user (retry, conflict or error)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from hotel_models.errors import CONSTRAINTS
+
+APPLICATION_NAME = "hotel-load"
+# Lost connection, read-only (a demoted primary), admin/crash shutdown, cannot connect now,
+# serialization failure and deadlock: the request was not applied, or is idempotent: retry.
+RETRYABLE = {"25006", "57P01", "57P02", "57P03", "40001", "40P01"}
+# Rule refusals: conflicts a real user meets, counted apart from errors.
+CONFLICT_STATES = {"23P01", "23505", "23514", "23001"}
+
+Outcome = Literal["retry", "conflict", "error"]
+
+
+class LoadError(Exception):
+    """Something the user can fix (bad option, unreachable or unseeded database)."""
+
+
+def conninfo(url: str) -> str:
+    """A libpq URL from a SQLAlchemy one (postgresql+psycopg:// -> postgresql://)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def classify(exc: BaseException) -> tuple[Outcome, str]:
+    """(what to do, SQLSTATE class or "conn") for an exception raised by a step."""
+    if not isinstance(exc, psycopg.Error):
+        return "error", "client"
+    state = exc.sqlstate
+    if state is None or state.startswith("08"):
+        return "retry", "conn"
+    if state in RETRYABLE:
+        return "retry", state[:2]
+    constraint = exc.diag.constraint_name
+    if constraint in CONSTRAINTS or state in CONFLICT_STATES:
+        return "conflict", state[:2]
+    return "error", state[:2]
+
+
+class Pool:
+    """A fixed number of connections handed out LIFO; a broken one is replaced on next use.
+    Sessions act as `role` (the service's least-privilege role)."""
+
+    def __init__(self, url: str, size: int, role: str | None = "hotel_app") -> None:
+        self.conninfo = conninfo(url)
+        self.role = role
+        self._idle: asyncio.LifoQueue[psycopg.AsyncConnection | None] = asyncio.LifoQueue()
+        for _ in range(size):
+            self._idle.put_nowait(None)
+
+    async def _connect(self) -> psycopg.AsyncConnection:
+        conn = await psycopg.AsyncConnection.connect(
+            self.conninfo,
+            autocommit=True,
+            application_name=APPLICATION_NAME,
+            connect_timeout=5,
+            # The stay price's generate_series is estimated at 1000 rows, so the planner
+            # JIT-compiles a 3 ms search for ~180 ms; the service needs the same setting.
+            options="-c jit=off",
+        )
+        if self.role:
+            await conn.execute(f'SET ROLE "{self.role}"')
+        return conn
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        conn = await self._idle.get()
+        try:
+            if conn is None or conn.closed:
+                conn = await self._connect()
+            yield conn
+        except BaseException as exc:
+            # After a transient error reconnect: the DSN may now lead to the new primary.
+            transient = isinstance(exc, psycopg.Error) and classify(exc)[0] == "retry"
+            if conn is not None and (conn.broken or transient or not isinstance(exc, Exception)):
+                await conn.close()
+                conn = None
+            raise
+        finally:
+            self._idle.put_nowait(conn)
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            conn = self._idle.get_nowait()
+            if conn is not None:
+                await conn.close()

@@ -1,0 +1,130 @@
+"""The journeys against a real seeded server: every step runs, outcomes are counted, the
+books balance, and a conflict is counted as a conflict."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+import psycopg
+
+from loadtest import queries as q
+from loadtest.db import Pool
+from loadtest.metrics import Metrics
+from loadtest.mix import load_mix
+from loadtest.runner import FAILED, Runner, sample_catalog
+from loadtest.stats import Recorder
+from tests.loadtest.conftest import ShortRun
+
+STEPS = {
+    "search_availability",
+    "view_hotel",
+    "create_booking",
+    "pay",
+    "cancel_booking",
+    "check_in",
+    "complete_stay",
+    "add_review",
+    "change_dates",
+    "partner_add_room",
+    "partner_change_price",
+    "partner_add_offer",
+    "partner_add_service",
+    "analytic_top_rooms",
+    "analytic_booking_status",
+    "analytic_top_spenders",
+    "analytic_best_hotel_amenities",
+    "analytic_available_rooms",
+    "analytic_price_histogram",
+    "revenue_report",
+}
+
+
+def test_every_journey_step_runs_and_is_counted(short_run: ShortRun) -> None:
+    ops = short_run.result.figures["operations"]
+    assert set(ops) == STEPS
+    for op, figures in ops.items():
+        assert figures["count"] == figures["ok"] + figures["conflict"] + figures["error"], op
+        assert figures["ok"] > 0, op
+        assert figures["latency_ms"]["p50"] > 0, op
+    assert sum(f["error"] for f in ops.values()) == 0, short_run.result.figures["error_samples"]
+    business = short_run.result.figures["business"]
+    assert business["bookings"] == ops["create_booking"]["ok"]
+    for counter in ("revenue", "points_spent", "points_earned", "cancellations"):
+        assert business[counter] > 0, counter
+
+
+def test_the_books_balance(short_run: ShortRun) -> None:
+    books = short_run.result.books
+    assert books["acknowledged"] > 50
+    assert books["balanced"], books
+    assert books["in_database"] == books["acknowledged"]
+    assert books["duplicates"] == 0
+
+
+def test_open_loop_timing_is_reported(short_run: ShortRun) -> None:
+    figures = short_run.result.figures
+    assert figures["arrivals"] > 300  # 120/s for 4 s, Poisson
+    assert figures["dropped_arrivals"] == 0
+    assert figures["schedule_lag_ms"]["max"] > 0
+    assert len(figures["timeline"]) >= 4
+
+
+def test_a_double_booking_is_a_counted_conflict_and_a_repeated_key_is_one_booking(
+    load_url: str,
+) -> None:
+    async def main() -> None:
+        pool = Pool(load_url, 2)
+        recorder = Recorder(Metrics())
+        catalog = await sample_catalog(pool)
+        runner = Runner(pool, pool, load_mix(), recorder, catalog, "conflict-test", 1)
+        async with pool.connection() as conn:
+            (room,) = await (
+                await conn.execute(
+                    "SELECT r.id FROM rooms r WHERE r.status = 'available' "
+                    "AND NOT EXISTS (SELECT FROM bookings b WHERE b.room_id = r.id) LIMIT 1"
+                )
+            ).fetchone() or (None,)
+        day = date.today() + timedelta(days=400)
+        params = {
+            "user": catalog.users[0],
+            "room": room,
+            "check_in": day,
+            "check_out": day + timedelta(days=2),
+            "guests": 1,
+            "option": "full",
+            "services": [],
+            "points": 0,
+        }
+
+        def book(key: str):  # type: ignore[no-untyped-def]
+            async def create(conn: psycopg.AsyncConnection) -> int:
+                async with conn.transaction():
+                    row = await (await conn.execute(q.BOOKING_BY_KEY, {"key": key})).fetchone()
+                    if row is not None:
+                        return int(row[0])
+                    row = await (
+                        await conn.execute(q.INSERT_BOOKING, {**params, "key": key})
+                    ).fetchone()
+                    assert row is not None
+                    return int(row[0])
+
+            return runner.step("create_booking", pool, create)
+
+        first = await book("conflict-test:a")
+        again = await book("conflict-test:a")  # the retry of a request that committed
+        other = await book("conflict-test:b")  # someone else, same room and dates
+        assert first == again
+        assert other is FAILED
+        assert recorder.outcomes["create_booking"] == {"ok": 2, "conflict": 1}
+        assert recorder.errors[("create_booking", "23")] == 1
+        async with pool.connection() as conn:
+            count = await (
+                await conn.execute(
+                    "SELECT count(*) FROM bookings WHERE idempotency_key LIKE 'conflict-test:%'"
+                )
+            ).fetchone()
+        assert count == (1,)
+        await pool.close()
+
+    asyncio.run(main())
