@@ -38,6 +38,7 @@ TODAY_INDEX = PAST_DAYS
 SEEDED_BY = "seed"  # booking_status_history.changed_by of seeded history: not a person
 WELCOME_POINTS = 500
 BOOKINGS_PER_CHUNK = 20_000
+WORLD_CHUNK = 20_000
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "partner_types": ("id", "code", "name"),
@@ -303,6 +304,11 @@ class Planner:
         summer = [(date(y, 6, 1), date(y, 9, 1)) for y in (TODAY.year - 2, TODAY.year - 1,
                                                             TODAY.year)]  # fmt: skip
         for h in range(n_hotels):
+            if len(rooms) >= WORLD_CHUNK:  # bounded memory at any scale
+                yield "rooms", rooms
+                yield "room_facilities", facilities
+                yield "room_rates", rates
+                rooms, facilities, rates = [], [], []
             base_price = 2000 + 1200 * self.hotel_stars[h] + rng.randint(0, 1500)
             for k in range(per_hotel[h]):
                 rid += 1
@@ -374,6 +380,12 @@ class Planner:
         accounts: Rows = []
         ledger: Rows = []
         for i in range(n):
+            if len(users) >= WORLD_CHUNK:
+                yield "users", users
+                yield "user_payment_methods", methods
+                yield "bonus_accounts", accounts
+                yield "bonus_transactions", ledger
+                users, methods, accounts, ledger = [], [], [], []
             uid = self.user_ids[i]
             if rng.random() < 0.5:
                 first, last = rng.choice(p.male_first), rng.choice(p.male_last)
