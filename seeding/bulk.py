@@ -119,8 +119,12 @@ def _reference_ids(
     return [ids[row[0]] for row in rows]
 
 
-def prepare(conn: Connection, append: bool) -> tuple[dict[str, set[str]], Refs, Offsets, Decimal]:
-    """Check the database can be filled; reference ids, id offsets and the earn rate."""
+def prepare(
+    conn: Connection, append: bool, disable_triggers: bool = False
+) -> tuple[dict[str, set[str]], Refs, Offsets, Decimal]:
+    """Check the database can be filled; reference ids, id offsets and the earn rate.
+    With disable_triggers, USER triggers are off on every table it will write (from the
+    reference rows on) until load() turns them on again before committing."""
     tables = existing_columns(conn)
     missing = [t for t in REQUIRED if t not in tables]
     if missing:
@@ -139,6 +143,10 @@ def prepare(conn: Connection, append: bool) -> tuple[dict[str, set[str]], Refs, 
                 f"the database already has data (table {filled[0]} is not empty): "
                 "use --append to add to it, or seed an empty database"
             )
+    if disable_triggers:
+        for table in COLUMNS:
+            if table in tables:
+                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
     refs = Refs(
         partner_types=_reference_ids(conn, "partner_types", "code", [*PARTNER_TYPES]),
         payment_methods=(
@@ -294,12 +302,10 @@ def load(
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
-            tables, refs, offsets, earn = prepare(conn, append)
+            tables, refs, offsets, earn = prepare(conn, append, disable_triggers=True)
             result = LoadResult(revision_of(conn, tables))
             result.skipped = [t for t in COLUMNS if t not in tables]
             loaded = [t for t in COLUMNS if t in tables]
-            for table in loaded:
-                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
             planner = Planner(counts, seed, locale, refs, offsets, earn)
             copy_stream(conn, planner, tables, result, progress)
             finish(conn, tables)
