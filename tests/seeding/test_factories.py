@@ -70,3 +70,10 @@ def test_locale_follows_the_setting(factories: Session) -> None:
         english = UserFactory.create()
     assert any("\u0400" <= ch <= "\u04ff" for ch in russian.last_name)
     assert english.last_name.isascii()
+
+
+def test_there_is_a_factory_for_every_model() -> None:
+    from hotel_models import Base
+
+    models = {mapper.class_ for mapper in Base.registry.mappers}
+    assert {f._meta.model for f in FACTORIES} == models
