@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
-from alembic import command
 from sqlalchemy import Engine, create_engine, pool, text
 
-from deploy.migrations import alembic_config
 from seeding.bulk import load, prepare
 from seeding.checker import check
 from seeding.plan import COLUMNS, SCALES, Counts, Planner
@@ -17,12 +15,6 @@ from seeding.replay import replay
 
 TINY = SCALES["tiny"]
 SMALL = Counts(hotels=3, rooms=12, users=40, bookings=150)
-
-
-def migrated(database_factory: Callable[[], str], revision: str = "head") -> str:
-    url = database_factory()
-    command.upgrade(alembic_config(url=url), revision)
-    return url
 
 
 def engine_for(url: str) -> Engine:
@@ -52,20 +44,20 @@ def table_hashes(url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def seeded_tiny(database_factory: Callable[[], str]) -> str:
-    url = migrated(database_factory)
+def seeded_tiny(head_database: Callable[[], str]) -> str:
+    url = head_database()
     load(url, TINY, seed=1)
     return url
 
 
 def test_same_seed_same_rows_in_two_databases(
-    database_factory: Callable[[], str], seeded_tiny: str
+    head_database: Callable[[], str], seeded_tiny: str
 ) -> None:
-    again = migrated(database_factory)
+    again = head_database()
     load(again, TINY, seed=1)
     first, second = table_hashes(seeded_tiny), table_hashes(again)
     assert first == second
-    other = migrated(database_factory)
+    other = head_database()
     load(other, TINY, seed=2)
     assert table_hashes(other)["bookings"] != first["bookings"], "the seed changes the rows"
 
@@ -120,8 +112,8 @@ def test_the_checker_finds_a_broken_rule(seeded_tiny: str, rule: str) -> None:
     assert rule in found, found
 
 
-def test_a_failed_load_leaves_the_database_as_it_was(database_factory: Callable[[], str]) -> None:
-    url = migrated(database_factory)
+def test_a_failed_load_leaves_the_database_as_it_was(head_database: Callable[[], str]) -> None:
+    url = head_database()
     before = table_hashes(url)
 
     def boom(table: str, rows: int, rate: float) -> None:
@@ -141,8 +133,8 @@ def test_a_failed_load_leaves_the_database_as_it_was(database_factory: Callable[
 
 
 @pytest.fixture
-def two_paths(database_factory: Callable[[], str]) -> Iterator[tuple[Engine, Engine]]:
-    bulk_url, ops_url = migrated(database_factory), migrated(database_factory)
+def two_paths(head_database: Callable[[], str]) -> Iterator[tuple[Engine, Engine]]:
+    bulk_url, ops_url = head_database(), head_database()
     load(bulk_url, SMALL, seed=7, locale="en_US", analyze=False)
     ops_engine = engine_for(ops_url)
     with ops_engine.begin() as conn:

@@ -8,12 +8,12 @@ from collections.abc import Callable
 import pytest
 
 from tests.deploy.test_cli import assert_one_line_error, hotel
-from tests.seeding.test_bulk import migrated, table_hashes
+from tests.seeding.test_bulk import table_hashes
 
 
 @pytest.fixture(scope="module")
-def head_db(database_factory: Callable[[], str]) -> str:
-    return migrated(database_factory)
+def head_db(head_database: Callable[[], str]) -> str:
+    return head_database()
 
 
 @pytest.mark.parametrize(
@@ -46,8 +46,8 @@ def test_an_unreachable_database_is_one_line() -> None:
     assert "secret" not in result.stderr
 
 
-def test_seed_then_check_then_refuse_a_second_seed(database_factory: Callable[[], str]) -> None:
-    env = {"HOTEL_DATABASE_URL": migrated(database_factory)}
+def test_seed_then_check_then_refuse_a_second_seed(head_database: Callable[[], str]) -> None:
+    env = {"HOTEL_DATABASE_URL": head_database()}
     result = hotel("seed", "--scale", "tiny", "--seed", "3", "--check", env=env)
     assert result.returncode == 0, result.stderr
     assert "booking_status_history" in result.stdout
@@ -61,10 +61,10 @@ def test_seed_then_check_then_refuse_a_second_seed(database_factory: Callable[[]
     assert hotel("check", env=env).returncode == 0
 
 
-def test_check_fails_with_one_line_on_a_violation(database_factory: Callable[[], str]) -> None:
+def test_check_fails_with_one_line_on_a_violation(head_database: Callable[[], str]) -> None:
     from sqlalchemy import create_engine, pool, text
 
-    url = migrated(database_factory)
+    url = head_database()
     env = {"HOTEL_DATABASE_URL": url}
     assert hotel("seed", "--scale", "tiny", env=env).returncode == 0
     engine = create_engine(url, poolclass=pool.NullPool)
