@@ -144,6 +144,18 @@ def prepare(
                 "use --append to add to it, or seed an empty database"
             )
     if disable_triggers:
+        owner = conn.execute(
+            text(
+                "SELECT rolsuper OR pg_has_role(current_user, "
+                "(SELECT relowner FROM pg_class WHERE oid = 'hotels'::regclass), 'USAGE') "
+                "FROM pg_roles WHERE rolname = current_user"
+            )
+        ).scalar()
+        if not owner:
+            raise SeedError(
+                "hotel seed needs the migrating DSN (owner of the tables or a superuser): "
+                "it turns the rule triggers off while it loads"
+            )
         for table in COLUMNS:
             if table in tables:
                 conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))

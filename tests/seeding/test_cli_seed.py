@@ -74,3 +74,26 @@ def test_check_fails_with_one_line_on_a_violation(head_database: Callable[[], st
     engine.dispose()
     result = hotel("check", env=env)
     assert_one_line_error(result, "check failed", "hotel_rating_not_average")
+
+
+def test_the_service_role_cannot_seed(head_db: str) -> None:
+    """hotel_app may not turn triggers off: refused up front, nothing written."""
+    from sqlalchemy import create_engine, pool, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(head_db, poolclass=pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("DROP ROLE IF EXISTS seed_app_login"))
+        conn.execute(text("CREATE ROLE seed_app_login LOGIN PASSWORD 'app-pw' IN ROLE hotel_app"))
+    engine.dispose()
+    before = table_hashes(head_db)
+    app_url = make_url(head_db).set(username="seed_app_login", password="app-pw")
+    url = app_url.render_as_string(hide_password=False)
+    try:
+        result = hotel("seed", "--scale", "tiny", env={"HOTEL_DATABASE_URL": url})
+        assert_one_line_error(result, "needs the migrating DSN")
+        assert table_hashes(head_db) == before
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP ROLE seed_app_login"))
+        engine.dispose()
