@@ -478,7 +478,6 @@ class Planner:
                 yield [(t, out[t]) for t in CHUNK_TABLES]
                 out = {t: [] for t in CHUNK_TABLES}
                 in_chunk = 0
-        self.ids_after = ids
         if in_chunk:
             yield [(t, out[t]) for t in CHUNK_TABLES]
 
