@@ -60,7 +60,9 @@ def replay(connection: Connection, planner: Planner) -> None:
     """Write the planner's world through the service's paths (the caller commits)."""
     session = Session(bind=connection)
     bookings: dict[str, Rows] = defaultdict(list)
-    for table, rows in _world_then_bookings(planner):
+    for table, rows in generate(planner):
+        if not rows:
+            continue
         if table in CHUNK_TABLES and not (table == "bonus_transactions" and _promo(rows)):
             bookings[table].extend(rows)
             continue
@@ -83,10 +85,6 @@ def replay(connection: Connection, planner: Planner) -> None:
 
 def _promo(rows: Rows) -> bool:
     return bool(rows) and all(row[2] is None for row in rows)
-
-
-def _world_then_bookings(planner: Planner) -> list[tuple[str, Rows]]:
-    return list(generate(planner))
 
 
 def _replay_bookings(session: Session, planned: dict[str, Rows]) -> None:
