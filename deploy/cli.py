@@ -20,6 +20,7 @@ from deploy.embedded import EmbeddedPostgres
 from deploy.errors import HotelError
 from deploy.migration_ledger import RevisionState
 from hotel_models.settings import SettingsError, get_settings
+from seeding.errors import SeedError
 
 app = typer.Typer(
     help="Hotel-booking PostgreSQL platform: schema, migrations, seeding, load, HA, backups.",
@@ -259,6 +260,117 @@ def load(
         raise HotelError(str(exc)) from exc
 
 
+def seed(
+    scale: Annotated[
+        str, typer.Option(help="tiny (~1k bookings), demo (~50k) or large (1M, ~8M rows).")
+    ] = "demo",
+    hotels: Annotated[int | None, typer.Option(help="Hotels (overrides the scale).")] = None,
+    rooms: Annotated[int | None, typer.Option(help="Rooms (overrides the scale).")] = None,
+    users: Annotated[int | None, typer.Option(help="Guests (overrides the scale).")] = None,
+    bookings: Annotated[int | None, typer.Option(help="Bookings (overrides the scale).")] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, same rows.")] = 0,
+    locale: Annotated[
+        str | None, typer.Option(help="Faker locale (default HOTEL_SEED_LOCALE).")
+    ] = None,
+    append: Annotated[bool, typer.Option(help="Add to a database that already has data.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Run the business-rule checker afterwards.")
+    ] = False,
+) -> None:
+    """Fill the migrated database with realistic, valid data through COPY (one transaction)."""
+    from dataclasses import replace
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from deploy.migrations import require_url
+    from seeding.bulk import load
+    from seeding.plan import SCALES
+
+    if scale not in SCALES:
+        raise HotelError(f"unknown scale {scale!r}: use one of {', '.join(SCALES)}")
+    overrides = {"hotels": hotels, "rooms": rooms, "users": users, "bookings": bookings}
+    counts = replace(SCALES[scale], **{k: v for k, v in overrides.items() if v is not None})
+    url = require_url()
+    expected = {"hotels": counts.hotels, "rooms": counts.rooms, "users": counts.users,
+                "bookings": counts.bookings, "partners": counts.partners}  # fmt: skip
+    tasks: dict[str, TaskID] = {}
+    columns = (
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>10} rows/s"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+
+        def advance(table: str, rows: int, rate: float) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=expected.get(table), rate="")
+            bar.advance(tasks[table], rows)
+            task = bar.tasks[tasks[table]]
+            # Tables without a target count show what is done so far as the total.
+            total = expected.get(table, task.completed)
+            bar.update(tasks[table], total=max(total, task.completed), rate=f"{rate:,.0f}")
+
+        result = load(
+            url,
+            counts,
+            seed=seed,
+            locale=locale or get_settings().seed_locale,
+            append=append,
+            progress=advance,
+        )
+    table = Table(title=f"hotel seed (revision {result.revision or 'empty'})")
+    for column in ("table", "rows", "seconds", "rows/s"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for stat in result.tables.values():
+        table.add_row(
+            stat.table, f"{stat.rows:,}", f"{stat.seconds:.2f}", f"{stat.rows_per_second:,.0f}"
+        )
+    table.add_row(
+        "total", f"{result.rows:,}", f"{result.seconds:.2f}",
+        f"{result.rows / result.seconds:,.0f}", style="bold",
+    )  # fmt: skip
+    console.print(table)
+    if result.skipped:
+        console.print(f"not at this revision (skipped): {', '.join(result.skipped)}")
+    if check:
+        _check(url)
+
+
+@app.command("check")
+def check_command() -> None:
+    """Check every business rule over the whole database (e.g. after a seed or a restore)."""
+    from deploy.migrations import require_url
+
+    _check(require_url())
+
+
+def _check(url: str) -> None:
+    from sqlalchemy import create_engine, pool
+
+    from seeding.checker import check
+
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            violations = check(conn)
+    finally:
+        engine.dispose()
+    if violations:
+        for violation in violations[:50]:
+            console.print(str(violation), highlight=False)
+        raise HotelError(f"check failed: {len(violations)} violation(s), first: {violations[0]}")
+    console.print("[green]check[/]: every business rule holds")
+
+
 roles_app = typer.Typer(help="Database roles of the platform.", no_args_is_help=True)
 app.add_typer(roles_app, name="roles")
 
@@ -297,7 +409,7 @@ def main() -> None:
 
     try:
         app(standalone_mode=False)
-    except (HotelError, SettingsError) as exc:
+    except (HotelError, SettingsError, SeedError) as exc:
         err_console.print(f"[red]error:[/] {exc}", highlight=False)
         sys.exit(1)
     except DBAPIError as exc:

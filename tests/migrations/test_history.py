@@ -155,3 +155,42 @@ def test_offline_sql_renders_every_revision() -> None:
     assert "DROP TABLE bookings" in sql
     assert "SCRAM-SHA-256" not in sql, "offline SQL must not carry credentials"
     assert "%%" not in sql, "a literal % must reach psql as itself"
+
+
+SEED_AT = ("0001", "0002", "0003", "0009", "0011", "0013")
+
+
+def test_seeded_rows_at_intermediate_revisions_survive_to_head(empty_url: str) -> None:
+    """`hotel seed` fills what exists at a revision (like the earlier per-version seeding);
+    the rows it wrote there are unchanged at head and still keep every rule."""
+    from seeding.bulk import load
+    from seeding.checker import check
+    from seeding.plan import COLUMNS, Counts
+
+    config = alembic_config(url=empty_url)
+    counts = Counts(hotels=2, rooms=6, users=10, bookings=25)
+    written: dict[str, list[dict[str, Any]]] = {}
+    for revision in SEED_AT:
+        command.upgrade(config, revision)
+        result = load(empty_url, counts, seed=int(revision), append=True, analyze=False)
+        assert result.revision == revision
+        assert "partners" in result.tables
+        if revision == "0001":
+            assert "rooms" in result.skipped
+            assert "users" not in result.tables
+        if revision >= "0003":
+            assert result.tables["bookings"].rows > 0
+        for table in COLUMNS:
+            if table in result.tables:
+                written[table] = _rows(empty_url, table)
+    command.upgrade(config, "head")
+    assert {"hotels", "rooms", "bookings", "payments", "reviews"} <= set(written)
+    for table, before in written.items():
+        after = _rows(empty_url, table)
+        assert [
+            {k: row[k] for k in old} for row, old in zip(after, before, strict=True)
+        ] == before, f"seeded rows of {table} changed between their revision and head"
+    engine = create_engine(empty_url, poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        assert check(conn) == []
+    engine.dispose()

@@ -1,0 +1,153 @@
+"""Seeding benchmark: `python -m seeding.bench [--scale demo|large] [--factory-rounds N]`.
+
+In one run, on one embedded server started for it (`hotel up` in a temporary state
+directory, as a user would; seeding imports nothing of deploy), it measures rows per second of
+  (a) the factory_boy path (factories in a session, every trigger on),
+  (b) `hotel seed` end to end (a separate process: its peak RSS is measured too),
+  (c) raw COPY of the same rows generated beforehand (the physical limit: the same tables,
+      indexes and constraints, triggers off like (b), nothing to generate),
+and prints the ratios b/a and c/b. The server gets bulk-load checkpoint settings
+(max_wal_size, checkpoint_timeout) through ALTER SYSTEM, the same for all three.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, pool, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from seeding import bulk
+from seeding.plan import COLUMNS, SCALES, Planner, generate
+
+HOTEL = [sys.executable, "-c", "from deploy.cli import main; main()"]
+SEEDED = tuple(COLUMNS)
+
+
+def _hotel(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*HOTEL, *args], env=env, capture_output=True, text=True, check=True, timeout=3600
+    )
+
+
+def _rows(url: str) -> int:
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        total = sum(
+            conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() for table in SEEDED
+        )
+    engine.dispose()
+    return total
+
+
+def _new_database(server: str, env: dict[str, str], name: str) -> str:
+    engine = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    _hotel({**env, "HOTEL_DATABASE_URL": url}, "migrate", "head")
+    return url
+
+
+def factory_path(url: str, rounds: int) -> tuple[int, float]:
+    """Rows/s of factories: each round a completed, paid, reviewed stay in a new hotel."""
+    import factory
+
+    from seeding.factories import PaymentFactory, ReviewFactory, bind
+
+    before = _rows(url)
+    engine = create_engine(url, poolclass=pool.NullPool)
+    started = time.perf_counter()
+    with Session(engine) as session, factory.Faker.override_default_locale("ru_RU"):
+        bind(session)
+        for _ in range(rounds):
+            ReviewFactory.create()
+            PaymentFactory.create()
+        session.commit()
+        bind(None)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return _rows(url) - before, seconds
+
+
+def raw_copy(url: str, scale: str) -> tuple[int, float]:
+    """Rows/s of COPY alone: every row generated and encoded first, then only sent."""
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        tables, refs, offsets, earn = bulk.prepare(conn, append=False, disable_triggers=True)
+        planner = Planner(SCALES[scale], 0, "ru_RU", refs, offsets, earn)
+        batches = [(table, bulk._encode(rows, None)) for table, rows in generate(planner, tables)]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        started = time.perf_counter()
+        for table, data in batches:
+            with cursor.copy(f"COPY {table} ({', '.join(COLUMNS[table])}) FROM STDIN") as copy:
+                copy.write(data)
+        seconds = time.perf_counter() - started
+        del batches
+        conn.commit()
+    engine.dispose()
+    return _rows(url), seconds
+
+
+def seed_process(env: dict[str, str], scale: str) -> tuple[float, float]:
+    """`hotel seed` as its own process: seconds end to end and its own peak RSS in MB."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [*HOTEL, "seed", "--scale", scale], env=env, stdout=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"hotel seed failed with exit code {process.returncode}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--scale", default="demo", choices=sorted(SCALES))
+    parser.add_argument("--factory-rounds", type=int, default=200)
+    args = parser.parse_args()
+    state = Path(tempfile.mkdtemp(prefix="hotel-seed-bench-"))
+    state.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTEL_")}
+    env["HOTEL_STATE_DIR"] = str(state)
+    try:
+        _hotel(env, "up")
+        server = (state / "database.url").read_text().strip()
+        engine = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+        with engine.connect() as conn:
+            conn.execute(text("ALTER SYSTEM SET max_wal_size = '8GB'"))
+            conn.execute(text("ALTER SYSTEM SET checkpoint_timeout = '30min'"))
+            conn.execute(text("SELECT pg_reload_conf()"))
+        engine.dispose()
+        run_env = {**env, "HOTEL_DATABASE_URL": server}
+
+        a_rows, a_seconds = factory_path(_new_database(server, env, "bench_a"), args.factory_rounds)
+        b_url = _new_database(server, env, "bench_b")
+        b_seconds, b_rss_mb = seed_process({**run_env, "HOTEL_DATABASE_URL": b_url}, args.scale)
+        b_rows = _rows(b_url)
+        c_rows, c_seconds = raw_copy(_new_database(server, env, "bench_c"), args.scale)
+    finally:
+        subprocess.run([*HOTEL, "down", "--purge"], env=env, capture_output=True, check=False)
+        shutil.rmtree(state, ignore_errors=True)
+    a, b, c = a_rows / a_seconds, b_rows / b_seconds, c_rows / c_seconds
+    print(f"scale {args.scale}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"(a) factory_boy path: {a_rows:>10,} rows in {a_seconds:7.2f} s = {a:>10,.0f} rows/s")
+    print(f"(b) hotel seed:       {b_rows:>10,} rows in {b_seconds:7.2f} s = {b:>10,.0f} rows/s"
+          f"  (end to end, peak RSS {b_rss_mb:,.0f} MB)")  # fmt: skip
+    print(f"(c) raw COPY:         {c_rows:>10,} rows in {c_seconds:7.2f} s = {c:>10,.0f} rows/s")
+    print(f"b/a = {b / a:,.0f}x   c/b = {c / b:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,337 @@
+"""`hotel seed`: fill a migrated database at scale through COPY, in one transaction.
+
+- Revision-aware: it reflects which tables and columns exist and fills those (a table of a
+  later revision is skipped, a missing column is left out); it refuses a database without
+  the hotel tables.
+- Valid by construction (seeding.plan). The rule triggers are per row and cost more than
+  the COPY itself, so the loader disables USER triggers on the tables it loads (inside its
+  transaction; re-enabled before commit, so other sessions never see them off) and writes
+  what they would have written. Constraints (keys, CHECKs, the no-overlap exclusion) stay
+  on and check every row.
+- Audit: seeding writes no audit_log rows. The audit history records business activity by
+  the service's roles; generated data is not that, and millions of audit rows would only
+  hide real ones.
+- One transaction: a failed or interrupted run leaves the database as it was.
+- Streaming: a producer thread generates chunks of rows (bounded queue) while the main
+  thread COPYs the previous chunk, so Python and PostgreSQL work at the same time on the
+  two cores, and memory stays bounded whatever the scale.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import NamedTuple
+
+from sqlalchemy import Connection, create_engine, pool, text
+
+from seeding.errors import SeedError
+from seeding.plan import (
+    AMENITIES,
+    COLUMNS,
+    FACILITIES,
+    PARTNER_TYPES,
+    PAYMENT_METHODS,
+    Counts,
+    Offsets,
+    Planner,
+    Refs,
+    Rows,
+    generate,
+)
+from seeding.pools import check_locale
+
+REQUIRED = ("partner_types", "partners", "hotels")
+# Tables that may hold rows right after migrating (0011 inserts the loyalty settings).
+PRESEEDED = frozenset({"loyalty_config", "partner_types", "payment_methods", "amenities",
+                       "facilities"})  # fmt: skip
+
+Progress = Callable[[str, int, float], None]  # table, rows just written, rows/s so far
+
+
+@dataclass
+class TableStat:
+    table: str
+    rows: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class LoadResult:
+    revision: str | None
+    tables: dict[str, TableStat] = field(default_factory=dict)
+    seconds: float = 0.0
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.tables.values())
+
+
+def validate(counts: Counts) -> None:
+    for name in ("hotels", "rooms", "users", "bookings"):
+        value = getattr(counts, name)
+        if value < 1:
+            raise SeedError(f"--{name} must be a positive number, not {value}")
+
+
+def existing_columns(conn: Connection) -> dict[str, set[str]]:
+    rows = conn.execute(
+        text(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema()"
+        )
+    )
+    columns: dict[str, set[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, set()).add(column)
+    return columns
+
+
+def revision_of(conn: Connection, tables: dict[str, set[str]]) -> str | None:
+    if "alembic_version" not in tables:
+        return None
+    return conn.execute(text("SELECT max(version_num) FROM alembic_version")).scalar()
+
+
+def _reference_ids(
+    conn: Connection, table: str, key: str, rows: list[tuple[str, ...]]
+) -> list[int]:
+    """Insert the shared reference rows unless present; their ids, in the given order."""
+    columns = COLUMNS[table][1:]
+    placeholders = ", ".join(f":{c}" for c in columns)
+    conn.execute(
+        text(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "
+            f"ON CONFLICT ({key}) DO NOTHING"
+        ),
+        [dict(zip(columns, row, strict=True)) for row in rows],
+    )
+    ids: dict[str, int] = dict(conn.execute(text(f"SELECT {key}, id FROM {table}")).all())
+    return [ids[row[0]] for row in rows]
+
+
+def prepare(
+    conn: Connection, append: bool, disable_triggers: bool = False
+) -> tuple[dict[str, set[str]], Refs, Offsets, Decimal]:
+    """Check the database can be filled; reference ids, id offsets and the earn rate.
+    With disable_triggers, USER triggers are off on every table it will write (from the
+    reference rows on) until load() turns them on again before committing."""
+    tables = existing_columns(conn)
+    missing = [t for t in REQUIRED if t not in tables]
+    if missing:
+        revision = revision_of(conn, tables) or "empty"
+        raise SeedError(
+            f"the database is not migrated (revision {revision}, no table {missing[0]}): "
+            "run `hotel migrate` first"
+        )
+    if not append:
+        filled = [
+            t for t in COLUMNS if t in tables and t not in PRESEEDED
+            and conn.execute(text(f"SELECT EXISTS (SELECT FROM {t})")).scalar()
+        ]  # fmt: skip
+        if filled:
+            raise SeedError(
+                f"the database already has data (table {filled[0]} is not empty): "
+                "use --append to add to it, or seed an empty database"
+            )
+    if disable_triggers:
+        owner = conn.execute(
+            text(
+                "SELECT rolsuper OR pg_has_role(current_user, "
+                "(SELECT relowner FROM pg_class WHERE oid = 'hotels'::regclass), 'USAGE') "
+                "FROM pg_roles WHERE rolname = current_user"
+            )
+        ).scalar()
+        if not owner:
+            raise SeedError(
+                "hotel seed needs the migrating DSN (owner of the tables or a superuser): "
+                "it turns the rule triggers off while it loads"
+            )
+        for table in COLUMNS:
+            if table in tables:
+                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+    refs = Refs(
+        partner_types=_reference_ids(conn, "partner_types", "code", [*PARTNER_TYPES]),
+        payment_methods=(
+            _reference_ids(conn, "payment_methods", "code", [*PAYMENT_METHODS])
+            if "payment_methods" in tables else []
+        ),
+        amenities=(
+            _reference_ids(conn, "amenities", "name", [(a,) for a in AMENITIES])
+            if "amenities" in tables else []
+        ),
+        facilities=(
+            _reference_ids(conn, "facilities", "name", [(f,) for f in FACILITIES])
+            if "facilities" in tables else []
+        ),
+    )  # fmt: skip
+    offsets = Offsets(
+        {
+            t: conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {t}")).scalar_one()
+            for t in COLUMNS
+            if t in tables and "id" in tables[t]
+        }
+    )
+    earn = Decimal(5)
+    if "loyalty_config" in tables:
+        earn = conn.execute(text("SELECT earn_percent FROM loyalty_config")).scalar() or earn
+    return tables, refs, offsets, earn
+
+
+def _encode(rows: Rows, picks: list[int] | None) -> bytes:
+    if picks is not None:
+        rows = [tuple(row[i] for i in picks) for row in rows]
+    lines = ["\t".join(["\\N" if v is None else str(v) for v in row]) for row in rows]
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
+class Encoded(NamedTuple):
+    """One batch in COPY text format, ready to send."""
+
+    table: str
+    rows: int
+    data: bytes
+    columns: list[str]
+
+
+_DONE = object()
+
+
+def _produce(
+    planner: Planner, tables: dict[str, set[str]], out: queue.Queue[object], stop: threading.Event
+) -> None:
+    try:
+        for table, rows in generate(planner, tables):
+            if stop.is_set():
+                return
+            if table not in tables or not rows:
+                continue
+            wanted = COLUMNS[table]
+            picks = None
+            if not set(wanted) <= tables[table]:
+                picks = [i for i, c in enumerate(wanted) if c in tables[table]]
+            names = [c for c in wanted if c in tables[table]]
+            out.put(Encoded(table, len(rows), _encode(rows, picks), names))
+        out.put(_DONE)
+    except BaseException as exc:  # the consumer re-raises it in the main thread
+        out.put(exc)
+
+
+def copy_stream(
+    conn: Connection,
+    planner: Planner,
+    tables: dict[str, set[str]],
+    result: LoadResult,
+    progress: Progress | None = None,
+) -> None:
+    chunks: queue.Queue[object] = queue.Queue(maxsize=4)
+    stop = threading.Event()
+    producer = threading.Thread(
+        target=_produce, args=(planner, tables, chunks, stop), name="seed-producer", daemon=True
+    )
+    producer.start()
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        while True:
+            started = time.perf_counter()
+            item = chunks.get()
+            if item is _DONE:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, Encoded)
+            with cursor.copy(f"COPY {item.table} ({', '.join(item.columns)}) FROM STDIN") as copy:
+                copy.write(item.data)
+            stat = result.tables.setdefault(item.table, TableStat(item.table))
+            stat.rows += item.rows
+            stat.seconds += time.perf_counter() - started
+            if progress is not None:
+                progress(item.table, item.rows, stat.rows_per_second)
+    finally:
+        stop.set()
+        while producer.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                chunks.get_nowait()
+            except queue.Empty:
+                producer.join(0.05)
+
+
+def finish(conn: Connection, tables: dict[str, set[str]]) -> None:
+    """What the disabled triggers keep up to date as aggregates: ratings, balances; and
+    the identity sequences after explicit ids."""
+    if "reviews" in tables:
+        conn.execute(
+            text(
+                "UPDATE hotels h SET rating = s.rating FROM ("
+                " SELECT hotel_id, round(avg(rating), 2) AS rating FROM reviews"
+                " GROUP BY hotel_id) s"
+                " WHERE h.id = s.hotel_id AND h.rating IS DISTINCT FROM s.rating"
+            )
+        )
+    if "bonus_transactions" in tables:
+        conn.execute(
+            text(
+                "UPDATE bonus_accounts a SET balance = s.balance FROM ("
+                " SELECT account_id, sum(amount) AS balance FROM bonus_transactions"
+                " GROUP BY account_id) s"
+                " WHERE a.id = s.account_id AND a.balance <> s.balance"
+            )
+        )
+    for table in COLUMNS:
+        if table in tables and "id" in tables[table]:
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) "
+                    f"FROM {table} HAVING max(id) IS NOT NULL"
+                )
+            )
+
+
+def load(
+    url: str,
+    counts: Counts,
+    *,
+    seed: int = 0,
+    locale: str = "ru_RU",
+    append: bool = False,
+    progress: Progress | None = None,
+    analyze: bool = True,
+) -> LoadResult:
+    """Seed the database at `url` (a DSN that may ALTER its tables: the migrating role)."""
+    validate(counts)
+    check_locale(locale)
+    started = time.perf_counter()
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            tables, refs, offsets, earn = prepare(conn, append, disable_triggers=True)
+            result = LoadResult(revision_of(conn, tables))
+            result.skipped = [t for t in COLUMNS if t not in tables]
+            loaded = [t for t in COLUMNS if t in tables]
+            planner = Planner(counts, seed, locale, refs, offsets, earn)
+            copy_stream(conn, planner, tables, result, progress)
+            finish(conn, tables)
+            for table in loaded:
+                conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+            conn.commit()
+            if analyze:
+                started_analyze = time.perf_counter()
+                conn.execute(text("ANALYZE"))
+                conn.commit()
+                result.tables["(analyze)"] = TableStat(
+                    "(analyze)", 0, time.perf_counter() - started_analyze
+                )
+    finally:
+        engine.dispose()
+    result.seconds = time.perf_counter() - started
+    return result
