@@ -260,6 +260,7 @@ def load(
         raise HotelError(str(exc)) from exc
 
 
+@app.command()
 def seed(
     scale: Annotated[
         str, typer.Option(help="tiny (~1k bookings), demo (~50k) or large (1M, ~8M rows).")
