@@ -45,7 +45,7 @@ def without_addresses(config: dict[str, Any]) -> dict[str, Any]:
     config.pop("etcd3")
     for key in ("data_dir", "pgpass"):
         config["postgresql"].pop(key)
-    for key in ("unix_socket_directories", "log_directory"):
+    for key in ("unix_socket_directories", "log_directory", "archive_command"):
         config["postgresql"]["parameters"].pop(key)
     config["postgresql"]["pg_hba"] = [
         re.sub(r"\S+/\d+", "CIDR", line) for line in config["postgresql"]["pg_hba"]
