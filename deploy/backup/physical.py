@@ -63,6 +63,7 @@ def manifests(ctx: BackupContext) -> dict[str, Manifest]:
 
 def info(ctx: BackupContext) -> list[dict[str, Any]]:
     """pgBackRest's backups of the stanza, oldest first ([] when there is no stanza yet)."""
+    ctx.prepare()
     done = ctx.pgbackrest("--output=json", "info", timeout=120)
     stanzas = json.loads(done.stdout or "[]")
     return list(stanzas[0].get("backup", [])) if stanzas else []
