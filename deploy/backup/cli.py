@@ -40,15 +40,15 @@ def _when(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def parse_time(value: str) -> datetime:
+def parse_time(value: str, option: str = "--target-time") -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise HotelError(
-            f"--target-time {value!r} is not an ISO time (e.g. 2026-11-25T10:00:00Z)"
+            f"{option} {value!r} is not an ISO time (e.g. 2026-11-25T10:00:00Z)"
         ) from None
     if parsed.tzinfo is None:
-        raise HotelError(f"--target-time {value!r} needs a time zone (Z or +03:00)")
+        raise HotelError(f"{option} {value!r} needs a time zone (Z or +03:00)")
     return parsed
 
 
@@ -145,15 +145,18 @@ def restore(
         typer.Option(help="Recover to this time (ISO, with zone); default: end of the archive."),
     ] = None,
     start: Annotated[bool, typer.Option(help="Start the restored instance.")] = True,
+    backup_set: Annotated[
+        str | None, typer.Option("--set", help="Restore from this backup id (default: newest).")
+    ] = None,
 ) -> None:
     """Point-in-time recovery into a new directory; never over a node or a non-empty DIR."""
     from deploy.backup import physical
     from deploy.backup.integrity import verify_restored
 
-    ctx = context_from_settings()
     when = parse_time(target_time) if target_time else None
+    ctx = context_from_settings()
     with console.status("restoring"):
-        instance = physical.pitr(ctx, to, when, start=start)
+        instance = physical.pitr(ctx, to, when, start=start, backup_set=backup_set)
     if not start:
         console.print(f"[green]restored[/] into {instance.data_dir} (not started)")
         return
@@ -177,21 +180,21 @@ def schedule(
 ) -> None:
     """Run the backup, logical snapshot and verify jobs on their cron schedules (foreground)."""
     from deploy.backup.jobs import Outcome, metrics_for
-    from deploy.backup.schedule import Job, jobs, run_schedule
+    from deploy.backup.schedule import Job, jobs, parse_cron, run_schedule
     from hotel_models.settings import get_settings
 
     settings = get_settings()
+    stop = parse_time(until, "--until") if until else None
+    crons = (settings.backup_cron, settings.backup_logical_cron, settings.backup_verify_cron)
+    for name, expression in zip(
+        ("HOTEL_BACKUP_CRON", "HOTEL_BACKUP_LOGICAL_CRON", "HOTEL_BACKUP_VERIFY_CRON"),
+        crons,
+        strict=True,
+    ):
+        parse_cron(name, expression)
     ctx = context_from_settings()
-    stop = parse_time(until) if until else None
     metrics = metrics_for(ctx)
-    plan = jobs(
-        ctx,
-        metrics,
-        settings.backup_cron,
-        settings.backup_logical_cron,
-        settings.backup_verify_cron,
-        settings.backup_full_every_days,
-    )
+    plan = jobs(ctx, metrics, *crons, settings.backup_full_every_days)
     port = ctx.metrics_port if metrics_port is None else metrics_port
     console.print(
         f"schedule: {', '.join(f'{j.name} [{j.cron}]' for j in plan)}; metrics "

@@ -233,10 +233,16 @@ def restore_into(ctx: BackupContext, target: Path, *options: str) -> None:
 
 
 def pitr(
-    ctx: BackupContext, to: Path, target_time: datetime | None, start: bool = True
+    ctx: BackupContext,
+    to: Path,
+    target_time: datetime | None,
+    start: bool = True,
+    backup_set: str | None = None,
 ) -> ScratchInstance:
     """Point-in-time recovery into a new data directory (never over a node or a non-empty
-    directory); started on a free port unless `start` is false."""
+    directory); started on a free port unless `start` is false. Without `backup_set`
+    pgBackRest picks the newest backup that ends before the target; recovery follows the
+    archived timeline history, so a target after a failover is reached from an older set."""
     to = to.resolve()
     for node_home in ctx.topology.backup_node_homes:
         if to == Path(node_home) or Path(node_home) in to.parents or to in Path(node_home).parents:
@@ -244,13 +250,18 @@ def pitr(
     if to.exists() and (not to.is_dir() or any(to.iterdir())):
         raise HotelError(f"{to} is not an empty directory: refusing to overwrite it")
     ctx.prepare()
-    if not info(ctx):
+    labels = [b["label"] for b in info(ctx)]
+    if not labels:
         raise HotelError("the repository holds no backup to restore: `hotel backup create`")
     options = []
+    if backup_set is not None:
+        if backup_set not in labels:
+            raise HotelError(f"no backup {backup_set!r} in the repository: `hotel backup list`")
+        options.append(f"--set={backup_set}")
     if target_time is not None:
         if target_time.tzinfo is None:
             raise HotelError("--target-time needs a time zone, for example 2026-01-01T10:00Z")
-        options = ["--type=time", f"--target={target_time.isoformat(sep=' ')}"]
+        options += ["--type=time", f"--target={target_time.isoformat(sep=' ')}"]
     try:
         restore_into(ctx, to, *options)
     except HotelError:

@@ -112,7 +112,7 @@ def test_compose_files_render_from_the_topology() -> None:
     for node in topo.nodes:
         service = compose["services"][node.name]
         assert service["command"] == ["hotel", "cluster", "node", node.name]
-        assert service["volumes"] == [f"{node.name}:{node.home}"]
+        assert service["volumes"] == [f"{node.name}:{node.home}", f"backup-repo:{topo.backup_repo}"]
 
 
 @pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy is not installed")
