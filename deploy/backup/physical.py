@@ -5,6 +5,7 @@ restore into a scratch instance (verify), and point-in-time recovery into a new 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,9 +16,10 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
-from deploy.backup.context import BackupContext, chown_to_server_user
+from deploy.backup.context import BackupContext, chown_to_server_user, server_user
 from deploy.backup.integrity import compare_counts, table_counts, verify_restored
 from deploy.backup.scratch import ScratchInstance
+from deploy.embedded import _reachable_by
 from deploy.errors import HotelError
 
 PhysicalType = Literal["full", "diff", "incr"]
@@ -157,7 +159,7 @@ def expire(ctx: BackupContext) -> None:
     if verified:
         newest = max(verified, key=lambda m: labels.index(m.label))
         backup = backups[labels.index(newest.label)]
-        chain = {*backup.get("reference", []), backup["label"]}
+        chain = {*(backup.get("reference") or []), backup["label"]}
         fulls = [b["label"] for b in backups if b["type"] == "full"]
         diffs = [b["label"] for b in backups if b["type"] == "diff"]
         oldest_full = min(fulls.index(x) for x in chain if x in fulls)
@@ -249,6 +251,13 @@ def pitr(
             raise HotelError(f"{to} overlaps a cluster node's directory ({node_home}): refusing")
     if to.exists() and (not to.is_dir() or any(to.iterdir())):
         raise HotelError(f"{to} is not an empty directory: refusing to overwrite it")
+    if os.geteuid() == 0:
+        user = server_user()
+        if not _reachable_by(to.parent, user.pw_uid, user.pw_gid):
+            raise HotelError(
+                f"{to.parent} is not reachable by the '{user.pw_name}' user that restores and "
+                "runs the copy: choose a directory under a world-traversable path"
+            )
     ctx.prepare()
     labels = [b["label"] for b in info(ctx)]
     if not labels:

@@ -38,7 +38,8 @@ class ScratchInstance:
 
     @property
     def log_file(self) -> Path:
-        return self.data_dir.parent / f"{self.data_dir.name}.log"
+        # Inside the data directory: the server user owns it, whoever owns the parent.
+        return self.data_dir / "restored.log"
 
     def url(self, database: str = "hotel", driver: str = "postgresql") -> str:
         secret = quote(self.password, safe="")
@@ -61,7 +62,8 @@ class ScratchInstance:
         argv = [pg_ctl, "-D", str(self.data_dir), "-l", str(self.log_file), "-o", self.options()]
         done = run_as_server_user([*argv, "-w", "-t", str(int(timeout)), "start"])
         if done.returncode != 0:
-            raise HotelError(f"restored instance did not start: {self._last_log_line()}")
+            why = self._last_log_line() if self.log_file.exists() else done.stderr.strip()
+            raise HotelError(f"restored instance did not start: {why}")
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -93,4 +95,3 @@ class ScratchInstance:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
-        self.log_file.unlink(missing_ok=True)
