@@ -148,25 +148,33 @@ def _segment(walfile: str) -> tuple[int, int]:
         return -1, -1
 
 
+def retention_for(
+    backups: list[dict[str, Any]], verified: set[str], full: int, diff: int
+) -> tuple[int, int]:
+    """(fulls, diffs) to keep: the configured counts, widened until the newest verified
+    backup and every backup it references are inside them."""
+    labels = [b["label"] for b in backups]
+    kept = [label for label in labels if label in verified]
+    if not kept:
+        return full, diff
+    backup = backups[labels.index(kept[-1])]
+    chain = {*(backup.get("reference") or []), backup["label"]}
+    fulls = [b["label"] for b in backups if b["type"] == "full"]
+    diffs = [b["label"] for b in backups if b["type"] == "diff"]
+    full = max(full, len(fulls) - min(fulls.index(x) for x in chain if x in fulls))
+    chain_diffs = [diffs.index(x) for x in chain if x in diffs]
+    if chain_diffs:
+        diff = max(diff, len(diffs) - min(chain_diffs))
+    return full, diff
+
+
 def expire(ctx: BackupContext) -> None:
     """pgBackRest's count-based retention, widened so the newest verified backup and every
     backup it depends on survive (a newer unverified one may be broken)."""
-    backups = info(ctx)
-    keep_full, keep_diff = ctx.retention_full, ctx.retention_diff
-    verified = [m for m in manifests(ctx).values() if m.verified_at and not m.verify_problems]
-    labels = [b["label"] for b in backups]
-    verified = [m for m in verified if m.label in labels]
-    if verified:
-        newest = max(verified, key=lambda m: labels.index(m.label))
-        backup = backups[labels.index(newest.label)]
-        chain = {*(backup.get("reference") or []), backup["label"]}
-        fulls = [b["label"] for b in backups if b["type"] == "full"]
-        diffs = [b["label"] for b in backups if b["type"] == "diff"]
-        oldest_full = min(fulls.index(x) for x in chain if x in fulls)
-        keep_full = max(keep_full, len(fulls) - oldest_full)
-        chain_diffs = [diffs.index(x) for x in chain if x in diffs]
-        if chain_diffs:
-            keep_diff = max(keep_diff, len(diffs) - min(chain_diffs))
+    verified = {m.label for m in manifests(ctx).values() if m.verified_at and not m.verify_problems}
+    keep_full, keep_diff = retention_for(
+        info(ctx), verified, ctx.retention_full, ctx.retention_diff
+    )
     ctx.pgbackrest(
         f"--repo1-retention-full={keep_full}", f"--repo1-retention-diff={keep_diff}", "expire"
     )

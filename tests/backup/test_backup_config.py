@@ -16,6 +16,7 @@ import pytest
 from deploy.backup import logical
 from deploy.backup.jobs import Outcome
 from deploy.backup.metrics import BackupMetrics
+from deploy.backup.physical import retention_for
 from deploy.backup.schedule import Job, run_schedule
 from deploy.cluster.topology import (
     Credentials,
@@ -181,3 +182,27 @@ def test_bad_input_is_one_line_and_exit_1(
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def backups(*labels: str) -> list[dict[str, object]]:
+    """pgBackRest info entries: F full, D diff, I incr (referencing everything before it
+    back to its full, as pgBackRest reports)."""
+    found: list[dict[str, object]] = []
+    for label in labels:
+        kind = {"F": "full", "D": "diff", "I": "incr"}[label[0]]
+        if kind == "full":
+            found.append({"label": label, "type": kind, "reference": None})
+            continue
+        full = next(str(b["label"]) for b in reversed(found) if b["type"] == "full")
+        since = [str(b["label"]) for b in found[[b["label"] for b in found].index(full) :]]
+        refs = since if kind == "incr" else [full]
+        found.append({"label": label, "type": kind, "reference": refs})
+    return found
+
+
+def test_retention_is_widened_to_keep_the_newest_verified_backup_and_its_chain() -> None:
+    history = backups("F1", "D1", "F2", "D2", "F3", "I3")
+    assert retention_for(history, set(), 2, 6) == (2, 6)  # nothing verified: as configured
+    assert retention_for(history, {"F3"}, 2, 6) == (2, 6)
+    assert retention_for(history, {"D1"}, 2, 1) == (3, 2)  # keeps F1 and D1 (the newer D2)
+    assert retention_for(history, {"F1", "F2"}, 1, 6) == (2, 6)  # the newest verified counts
