@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS bench_bulk (
 """
 FILL = """
 INSERT INTO bench_bulk
-SELECT g, g % 5000, date '2026-01-01' + (g % 365), (g % 997) * 1.5, md5(g::text)
+SELECT g, g %% 5000, date '2026-01-01' + (g %% 365), (g %% 997) * 1.5, md5(g::text)
 FROM generate_series(1, %s) AS g
 """
 

@@ -227,6 +227,20 @@ def verify(ctx: BackupContext, label: str | None = None) -> tuple[Manifest, list
     return manifest, problems, time.monotonic() - started
 
 
+def flush_archive(ctx: BackupContext) -> None:
+    """Before a PITR to a recent time: commit a transaction (recovery stops at the first
+    commit after the target, so one must exist), switch WAL and wait until it is archived.
+    Best effort: with the primary gone, recovery uses whatever the archive holds."""
+    try:
+        with psycopg.connect(ctx.primary_url("postgres"), autocommit=True, connect_timeout=5) as c:
+            with c.transaction():
+                c.execute("SELECT pg_current_xact_id()")
+            row = c.execute("SELECT pg_switch_wal()").fetchone()
+            wait_archived(c, str(row[0] if row else ""), timeout=60)
+    except psycopg.OperationalError:
+        pass
+
+
 def restore_into(ctx: BackupContext, target: Path, *options: str) -> None:
     """pgbackrest restore into an empty directory owned by the server user (archiving off:
     a restored copy must never push a new timeline into the cluster's repository)."""
@@ -270,14 +284,18 @@ def pitr(
     labels = [b["label"] for b in info(ctx)]
     if not labels:
         raise HotelError("the repository holds no backup to restore: `hotel backup create`")
+    if target_time is not None:
+        if target_time.tzinfo is None:
+            raise HotelError("--target-time needs a time zone, for example 2026-01-01T10:00Z")
+        if target_time > datetime.now(UTC):
+            raise HotelError(f"target time {target_time.isoformat()} is in the future")
+        flush_archive(ctx)
     options = []
     if backup_set is not None:
         if backup_set not in labels:
             raise HotelError(f"no backup {backup_set!r} in the repository: `hotel backup list`")
         options.append(f"--set={backup_set}")
     if target_time is not None:
-        if target_time.tzinfo is None:
-            raise HotelError("--target-time needs a time zone, for example 2026-01-01T10:00Z")
         options += ["--type=time", f"--target={target_time.isoformat(sep=' ')}"]
     try:
         restore_into(ctx, to, *options)

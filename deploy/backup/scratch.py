@@ -76,7 +76,10 @@ class ScratchInstance:
             if time.monotonic() > deadline:
                 raise HotelError(f"restored instance still recovering: {self._last_log_line()}")
             if not (self.data_dir / "postmaster.pid").exists():
-                raise HotelError(f"restored instance stopped: {self._last_log_line()}")
+                why = self._last_log_line()
+                if "before configured recovery target" in why:
+                    why += " (the archive ends before the target: check pg_stat_archiver)"
+                raise HotelError(f"restored instance stopped: {why}")
             time.sleep(0.3)
 
     def _last_log_line(self) -> str:

@@ -235,3 +235,17 @@ def test_repository_missing_and_interrupted_backup_fail_in_one_line_and_in_the_m
     )
     assert "logical" in listing.stdout
     assert "full" in listing.stdout
+
+    node_data = ctx.topology.nodes[0].data_dir
+    for args, message in [
+        (["--to", node_data], "overlaps a cluster node's directory"),
+        (["--to", str(ctx.home)], "is not an empty directory"),
+        (["--to", str(ctx.home / "r"), "--target-time", "2099-01-01T00:00Z"], "in the future"),
+    ]:
+        refused = subprocess.run(
+            [HOTEL, "backup", "restore", *args], env=env, capture_output=True, text=True
+        )
+        assert refused.returncode == 1
+        assert message in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+    assert ha_cluster.postmaster_pid(ctx.topology.nodes[0]) is not None  # untouched
