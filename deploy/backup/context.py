@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,8 +113,18 @@ class BackupContext:
         except subprocess.TimeoutExpired:
             raise HotelError(f"pgbackrest {args[-1]} did not finish in {timeout:.0f} s") from None
         if check and done.returncode != 0:
-            raise HotelError(f"pgbackrest {args[-1]} failed: {error_line(done)}")
+            raise HotelError(f"pgbackrest {args[-1]} failed: {error_line(done)}{self._full()}")
         return done
+
+    def _full(self) -> str:
+        """pgBackRest reports ENOSPC as a bare "unable to write": say so when it is that."""
+        try:
+            usage = shutil.disk_usage(self.repo)
+        except OSError:
+            return ""
+        if usage.free < min(64 << 20, usage.total // 100 + 1):
+            return f" (the repository is full: {usage.free >> 10} KiB free on {self.repo})"
+        return ""
 
 
 def error_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -122,8 +133,6 @@ def error_line(done: subprocess.CompletedProcess[str]) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for line in lines:
         if "ERROR" in line or "error:" in line.lower():
-            if "No space left" in text and "No space left" not in line:
-                return f"{line} (No space left on device: the repository is full)"
             return line
     return lines[-1] if lines else f"exit code {done.returncode}"
 

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from deploy.backup import logical, physical
-from deploy.backup.context import BackupContext, context_for_cluster
+from deploy.backup.context import BackupContext, context_for_cluster, server_user
 from deploy.backup.integrity import verify_restored
 from deploy.backup.jobs import metrics_for, run_backup, run_verify
 from deploy.backup.schedule import Job, run_schedule
@@ -112,6 +112,8 @@ def test_full_backup_under_load_verifies_and_pitr_returns_exactly_the_rows_befor
     outcome = run_backup(ctx, "full")
     assert outcome.ok, outcome.message
     assert len(writer) > 10  # the backup really ran under writes
+    log = (ctx.home / "log" / "hotel-backup.log").read_text()
+    assert "replay on the standby reached" in log  # files copied from a standby
     label = outcome.message.split()[-1]
     manifest = physical.manifests(ctx)[label]
     assert manifest.counts["load_probe"] > 0
@@ -249,3 +251,48 @@ def test_repository_missing_and_interrupted_backup_fail_in_one_line_and_in_the_m
         assert message in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
     assert ha_cluster.postmaster_pid(ctx.topology.nodes[0]) is not None  # untouched
+
+    never = "0 0 1 1 *"
+    scheduled = subprocess.run(
+        [HOTEL, "backup", "schedule", "--max-runs", "1"],
+        env={
+            **env,
+            "HOTEL_BACKUP_LOGICAL_CRON": "* * * * * */1",
+            "HOTEL_BACKUP_CRON": never,
+            "HOTEL_BACKUP_VERIFY_CRON": never,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert scheduled.returncode == 0, scheduled.stderr
+    assert "logical ok" in scheduled.stdout
+    assert f":{ctx.metrics_port}/metrics" in scheduled.stdout
+
+
+def test_a_full_repository_fails_in_one_line_and_in_the_metrics(
+    ctx: BackupContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real full filesystem: a 1 MiB tmpfs as the repository (needs root's mount). The
+    nodes keep archiving into the real repository, so pgBackRest is told (through its own
+    PGBACKREST_* environment) not to wait for WAL in this one."""
+    monkeypatch.setenv("PGBACKREST_ARCHIVE_CHECK", "n")
+    tiny = ctx.home / "tiny-repo"
+    tiny.mkdir()
+    user = server_user()
+    options = f"size=1m,uid={user.pw_uid},gid={user.pw_gid},mode=0750"
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(tiny)])
+    if mounted.returncode != 0:
+        tiny.rmdir()
+        pytest.skip("cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)")
+    try:
+        full = replace(ctx, topology=replace(ctx.topology, backup_repo=str(tiny)))
+        outcome = run_backup(full, "full")
+    finally:
+        subprocess.run(["umount", str(tiny)], check=True)
+        tiny.rmdir()
+        ctx.prepare()  # the real repository's config again
+    assert not outcome.ok
+    assert "the repository is full" in outcome.message
+    assert "\n" not in outcome.message
+    assert 'hotel_backup_last_result{type="full"} 0.0' in ctx.metrics_file.read_text()
