@@ -198,7 +198,8 @@ def schedule(
     port = ctx.metrics_port if metrics_port is None else metrics_port
     console.print(
         f"schedule: {', '.join(f'{j.name} [{j.cron}]' for j in plan)}; metrics "
-        f"{ctx.metrics_file}" + (f" and http://0.0.0.0:{port}/metrics" if port else "")
+        f"{ctx.metrics_file}"
+        + (f" and http://{ctx.topology.listen_host}:{port}/metrics" if port else "")
     )
 
     def report(job: Job, outcome: Outcome) -> None:
@@ -209,7 +210,9 @@ def schedule(
             highlight=False,
         )
 
-    outcomes = run_schedule(metrics, plan, max_runs, stop, port, report)
+    # Loopback for the local stack; every interface inside the compose network.
+    addr = ctx.topology.listen_host
+    outcomes = run_schedule(metrics, plan, max_runs, stop, port, report, addr)
     failed = [o for o in outcomes if not o.ok]
     if failed:
         raise HotelError(f"{len(failed)} of {len(outcomes)} runs failed: {failed[-1].message}")

@@ -74,13 +74,14 @@ def run_schedule(
     until: datetime | None = None,
     metrics_port: int = 0,
     report: Callable[[Job, Outcome], None] = lambda job, outcome: None,
+    metrics_addr: str = "127.0.0.1",
 ) -> list[Outcome]:
     """Run jobs when due until `max_runs` jobs ran or `until` passed (forever without both)."""
     metrics.publish()  # the state of earlier runs, before the first one of this loop
     server = None
     if metrics_port:
         try:
-            server, _ = start_http_server(metrics_port, addr="0.0.0.0", registry=metrics.registry)  # noqa: S104
+            server, _ = start_http_server(metrics_port, metrics_addr, metrics.registry)
         except OSError as exc:
             raise HotelError(f"metrics port {metrics_port}: {exc.strerror}") from None
     outcomes: list[Outcome] = []
