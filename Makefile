@@ -3,7 +3,7 @@
 VENV := .venv/bin
 STAMP := .venv/.installed
 
-.PHONY: help up down test lint format typecheck pytest erd install clean
+.PHONY: help up down test lint format typecheck pytest erd install clean backup-bench
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ typecheck: $(STAMP) ## mypy over the packages
 
 pytest: $(STAMP) ## The test suite (starts its own PostgreSQL)
 	$(VENV)/python -m pytest
+
+backup-bench: $(STAMP) ## Full backup, verified restore and PITR times (needs `hotel up --ha`)
+	$(VENV)/hotel backup bench
 
 erd: $(STAMP) ## Regenerate docs/erd.md from the models
 	$(VENV)/hotel erd

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from deploy.backup.cli import backup_app
 from deploy.cluster.cli import cluster_app
 from deploy.embedded import EmbeddedPostgres
 from deploy.errors import HotelError
@@ -29,6 +30,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(backup_app, name="backup")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # one error, one line
 

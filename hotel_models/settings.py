@@ -10,6 +10,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr
@@ -63,6 +64,48 @@ class Settings(BaseSettings):
         description="Seconds `hotel migrate` waits for another running migration.",
     )
     seed_locale: str = Field(default="ru_RU", description="Faker locale of seeded data.")
+
+    backup_target: Literal["local", "compose"] = Field(
+        default="local",
+        description="Which stack `hotel backup` serves: the local one under HOTEL_STATE_DIR "
+        "or the compose one (inside the db_backup container).",
+    )
+    backup_repo_path: Path | None = Field(
+        default=None,
+        description="pgBackRest repository of the local stack (pinned at the first "
+        "`hotel cluster up`); unset: <state>/cluster/backup-repo.",
+    )
+    backup_retention_full: int = Field(
+        default=2, ge=1, description="Full backups kept (pgBackRest repo1-retention-full)."
+    )
+    backup_retention_diff: int = Field(
+        default=6, ge=1, description="Differential backups kept (repo1-retention-diff)."
+    )
+    backup_logical_keep: int = Field(
+        default=7, ge=1, description="Good logical snapshots kept (newest first)."
+    )
+    backup_cron: str = Field(
+        default="0 1 * * *",
+        description="When the physical backup runs: full if the newest full is older than "
+        "HOTEL_BACKUP_FULL_EVERY_DAYS, else differential (the earlier BACKUP_INTERVAL_CRON).",
+    )
+    backup_full_every_days: float = Field(
+        default=7, gt=0, description="Age of the newest full backup that makes the next a full."
+    )
+    backup_logical_cron: str = Field(
+        default="30 1 * * *", description="When the logical snapshot (pg_dump) runs."
+    )
+    backup_verify_cron: str = Field(
+        default="0 4 * * *",
+        description="When the newest backup is restored into a scratch instance and checked.",
+    )
+    backup_metrics_port: int = Field(
+        default=9188,
+        ge=0,
+        le=65535,
+        description="Port `hotel backup schedule` serves metrics on (local stack: plus its "
+        "port offset; 0: no server, textfile only).",
+    )
 
     @property
     def local_url_file(self) -> Path:

@@ -42,9 +42,16 @@ def local_cluster() -> LocalCluster:
 
 
 def cluster_up(offset: int) -> LocalCluster:
+    from hotel_models.settings import get_settings
+
     cluster = local_cluster()
+    repo = get_settings().backup_repo_path
     with console.status("starting the HA stack") as spinner:
-        cluster.up(offset, progress=lambda what: spinner.update(what))
+        cluster.up(
+            offset,
+            progress=lambda what: spinner.update(what),
+            backup_repo=str(repo.resolve()) if repo else None,
+        )
     return cluster
 
 

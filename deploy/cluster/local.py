@@ -46,6 +46,7 @@ from deploy.cluster.topology import (
     haproxy_config,
     local_topology,
     patroni_config,
+    pgbackrest_node_config,
 )
 from deploy.embedded import SERVER_USER, _reachable_by, find_bin_dir
 from deploy.errors import HotelError
@@ -188,8 +189,15 @@ class LocalCluster:
         return int(json.loads(self._meta.read_text())["port_offset"]) if self.exists() else 0
 
     @property
+    def backup_repo(self) -> str | None:
+        """The pgBackRest repository chosen at the first `up` (None: under the root)."""
+        if not self.exists():
+            return None
+        return json.loads(self._meta.read_text()).get("backup_repo")
+
+    @property
     def topology(self) -> Topology:
-        return local_topology(self.root, self.offset, str(find_bin_dir()))
+        return local_topology(self.root, self.offset, str(find_bin_dir()), self.backup_repo)
 
     def credentials(self) -> Credentials:
         if not self._secrets.is_file():
@@ -210,13 +218,22 @@ class LocalCluster:
         password = quote(self.credentials().superuser_password, safe="")
         return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{node.pg_port}/{database}"
 
-    def _prepare(self, offset: int) -> None:
-        """First `up`: directories owned by the server user, port offset, random secrets."""
+    def _prepare(self, offset: int, backup_repo: str | None = None) -> None:
+        """First `up`: directories owned by the server user, port offset, random secrets.
+
+        The backup repository is pinned here (HOTEL_BACKUP_REPO_PATH at the first `up`) so the
+        nodes' archive_command and `hotel backup` can never disagree about it.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
-        for sub in ("logs", "run"):
+        for sub in ("logs", "run", "backup"):
             (self.root / sub).mkdir(exist_ok=True)
         if not self.exists():
-            self._meta.write_text(json.dumps({"port_offset": offset}))
+            meta: dict[str, Any] = {"port_offset": offset}
+            if backup_repo:
+                meta["backup_repo"] = backup_repo
+            self._meta.write_text(json.dumps(meta))
+        repo = Path(self.topology.backup_repo)
+        repo.mkdir(parents=True, exist_ok=True)
         if not self._secrets.is_file():
             fields = ("superuser_password", "replication_password", "rest_password")
             self._secrets.touch(mode=0o600)
@@ -229,7 +246,7 @@ class LocalCluster:
                     f"{self.root} is not reachable by the '{SERVER_USER}' user: "
                     "choose HOTEL_STATE_DIR under a world-traversable path"
                 )
-            for path in [self.root, *self.root.iterdir()]:
+            for path in [self.root, *self.root.iterdir(), repo]:
                 os.chown(path, user.pw_uid, user.pw_gid)
 
     # -- processes ----------------------------------------------------------------------------
@@ -339,7 +356,12 @@ class LocalCluster:
     def _pg_alive(self, name: str) -> bool:
         return self.exists() and self.postmaster_pid(self.topology.node(name)) is not None
 
-    def up(self, offset: int = 0, progress: Callable[[str], None] = lambda _: None) -> None:
+    def up(
+        self,
+        offset: int = 0,
+        progress: Callable[[str], None] = lambda _: None,
+        backup_repo: str | None = None,
+    ) -> None:
         started = time.monotonic()
         for tool in ("etcd", "haproxy"):
             _binary(tool)
@@ -351,7 +373,7 @@ class LocalCluster:
                 "run `hotel cluster down --purge` to start over with another offset"
             )
         self.check_ports(local_topology(self.root, offset, bin_dir))
-        self._prepare(offset)
+        self._prepare(offset, backup_repo)
         topo = self.topology
         progress("starting etcd x3")
         for member in topo.etcd:
@@ -546,12 +568,25 @@ def server_python() -> tuple[str, dict[str, str]]:
 
 
 def render_node_config(topo: Topology, name: str, creds: Credentials, path: Path) -> None:
-    """Write a node's patroni.yml (0600): the secrets are in it."""
+    """Write a node's patroni.yml (0600): the secrets are in it; and the pgBackRest config its
+    archive_command names, with the lock and spool directories archive-push needs."""
     node = topo.node(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_text(yaml.safe_dump(patroni_config(topo, node, creds), sort_keys=False))
+    home = Path(node.home)
+    home.mkdir(parents=True, exist_ok=True)
+    conf = home / "pgbackrest.conf"
+    conf.write_text(pgbackrest_node_config(topo, node))
+    made = [home, conf]
+    for sub in ("pgbackrest-lock", "pgbackrest-spool", "log"):
+        (home / sub).mkdir(exist_ok=True)
+        made.append(home / sub)
+    if os.geteuid() == 0:
+        user = _server_user()
+        for item in made:
+            os.chown(item, user.pw_uid, user.pw_gid)
 
 
 def exec_patroni(config: Path) -> None:

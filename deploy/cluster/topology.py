@@ -21,6 +21,7 @@ SUPERUSER = "postgres"
 REPLICATION_USER = "replicator"
 REST_USER = "patroni"
 PG15_BIN_DIR = "/usr/lib/postgresql/15/bin"
+STANZA = SCOPE  # the pgBackRest stanza: one per Patroni cluster
 
 # Patroni raises ttl below 20 to 20; it also requires loop_wait + 2 * retry_timeout <= ttl.
 # A short loop_wait lets replicas react quickly once the leader key expires; retry_timeout
@@ -54,6 +55,14 @@ PG_PARAMETERS: dict[str, Any] = {
     "logging_collector": "on",
     "log_line_prefix": "%m [%p] %q%u@%d ",
     "log_min_messages": "warning",
+    # Every node archives when it is the leader (archive_mode=on is ignored in recovery), so
+    # WAL archiving follows the leader across failovers; archive_timeout bounds the PITR
+    # data loss of a quiet database to a minute.
+    "archive_mode": "on",
+    "archive_timeout": "60s",
+    # Logical snapshots are taken from a replica: keep the primary's vacuum from cancelling
+    # a long pg_dump there.
+    "hot_standby_feedback": "on",
 }
 # HAProxy health checks: a dead primary is marked DOWN after fall x inter (~1 s) and the new
 # one UP after a single good check; on-marked-down closes the sessions still pinned to it.
@@ -97,6 +106,12 @@ class Topology:
     primary_port: int
     replica_port: int
     stats_port: int
+    # pgBackRest: the repository (a volume in compose, shared by the nodes and the backup
+    # host), the backup host's home (config, logs, locks, spool, scratch restores) and each
+    # node's home as the backup host sees it (local: the same paths; compose: mounted volumes).
+    backup_repo: str = ""
+    backup_home: str = ""
+    backup_node_homes: tuple[str, ...] = ()
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -127,7 +142,9 @@ class Credentials:
     rest_password: str
 
 
-def local_topology(root: Path, offset: int = 0, bin_dir: str = PG15_BIN_DIR) -> Topology:
+def local_topology(
+    root: Path, offset: int = 0, bin_dir: str = PG15_BIN_DIR, backup_repo: str | None = None
+) -> Topology:
     """Three of everything on 127.0.0.1; `offset` shifts every port (two stacks, tests)."""
     host = "127.0.0.1"
     return Topology(
@@ -153,6 +170,9 @@ def local_topology(root: Path, offset: int = 0, bin_dir: str = PG15_BIN_DIR) -> 
         primary_port=5000 + offset,
         replica_port=5001 + offset,
         stats_port=7000 + offset,
+        backup_repo=backup_repo or str(root / "backup-repo"),
+        backup_home=str(root / "backup"),
+        backup_node_homes=tuple(str(root / f"pg{i}") for i in range(3)),
     )
 
 
@@ -171,6 +191,9 @@ def compose_topology() -> Topology:
         primary_port=5000,
         replica_port=5001,
         stats_port=7000,
+        backup_repo="/var/lib/pgbackrest",
+        backup_home="/var/lib/hotel-backup",
+        backup_node_homes=tuple(f"/var/lib/hotel-backup/pg{i}" for i in range(3)),
     )
 
 
@@ -223,6 +246,7 @@ def patroni_config(topo: Topology, node: Node, creds: Credentials) -> dict[str, 
             },
             "parameters": {
                 **PG_PARAMETERS,
+                "archive_command": archive_command(node),
                 "unix_socket_directories": node.home,
                 "log_directory": f"{node.home}/log",
             },
@@ -234,6 +258,90 @@ def patroni_config(topo: Topology, node: Node, creds: Credentials) -> dict[str, 
         },
         "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False},
     }
+
+
+def node_pgbackrest_conf_path(node: Node) -> str:
+    return f"{node.home}/pgbackrest.conf"
+
+
+def archive_command(node: Node) -> str:
+    """archive-push with the node's own pgBackRest config (written beside patroni.yml)."""
+    return (
+        f"pgbackrest --config={node_pgbackrest_conf_path(node)} --stanza={STANZA} archive-push %p"
+    )
+
+
+def _conf(sections: dict[str, dict[str, Any]]) -> str:
+    lines: list[str] = []
+    for section, options in sections.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key}={value}" for key, value in options.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+# What the repository stores and how; the same for the nodes (archive-push) and the backup
+# host. lz4: the fastest of the built-in codecs on a 2-core machine.
+REPO_OPTIONS: dict[str, Any] = {"compress-type": "lz4", "compress-level": 1}
+
+
+def pgbackrest_node_config(topo: Topology, node: Node) -> str:
+    """A node's pgbackrest.conf: enough for archive-push/archive-get of its own WAL."""
+    return _conf(
+        {
+            "global": {
+                "repo1-path": topo.backup_repo,
+                **REPO_OPTIONS,
+                "log-path": f"{node.home}/log",
+                "lock-path": f"{node.home}/pgbackrest-lock",
+                "spool-path": f"{node.home}/pgbackrest-spool",
+                "log-level-console": "warn",
+                "log-level-file": "info",
+            },
+            STANZA: {
+                "pg1-path": node.data_dir,
+                "pg1-port": node.pg_port,
+                "pg1-socket-path": node.home,
+                "pg1-user": SUPERUSER,
+            },
+        }
+    )
+
+
+def pgbackrest_config(topo: Topology, retention_full: int, retention_diff: int) -> str:
+    """The backup host's pgbackrest.conf: every node as pg1..pg3 (local paths and sockets), so
+    pgBackRest finds the primary itself and copies the files from a standby (backup-standby).
+
+    expire-auto is off: `hotel backup` expires after each backup itself, widening retention
+    when needed so the last verified backup is never removed.
+    """
+    stanza: dict[str, Any] = {}
+    for i, (node, home) in enumerate(zip(topo.nodes, topo.backup_node_homes, strict=True), 1):
+        stanza[f"pg{i}-path"] = f"{home}/data"
+        stanza[f"pg{i}-port"] = node.pg_port
+        stanza[f"pg{i}-socket-path"] = home
+        stanza[f"pg{i}-user"] = SUPERUSER
+    return _conf(
+        {
+            "global": {
+                "repo1-path": topo.backup_repo,
+                "repo1-retention-full": retention_full,
+                "repo1-retention-diff": retention_diff,
+                **REPO_OPTIONS,
+                "log-path": f"{topo.backup_home}/log",
+                "lock-path": f"{topo.backup_home}/lock",
+                "spool-path": f"{topo.backup_home}/spool",
+                "log-level-console": "warn",
+                "log-level-file": "info",
+                "start-fast": "y",
+                "backup-standby": "y",
+                "expire-auto": "n",
+                "process-max": 2,
+                "archive-timeout": 60,
+            },
+            STANZA: stanza,
+        }
+    )
 
 
 def haproxy_config(topo: Topology) -> str:

@@ -45,7 +45,7 @@ def without_addresses(config: dict[str, Any]) -> dict[str, Any]:
     config.pop("etcd3")
     for key in ("data_dir", "pgpass"):
         config["postgresql"].pop(key)
-    for key in ("unix_socket_directories", "log_directory"):
+    for key in ("unix_socket_directories", "log_directory", "archive_command"):
         config["postgresql"]["parameters"].pop(key)
     config["postgresql"]["pg_hba"] = [
         re.sub(r"\S+/\d+", "CIDR", line) for line in config["postgresql"]["pg_hba"]
@@ -112,7 +112,7 @@ def test_compose_files_render_from_the_topology() -> None:
     for node in topo.nodes:
         service = compose["services"][node.name]
         assert service["command"] == ["hotel", "cluster", "node", node.name]
-        assert service["volumes"] == [f"{node.name}:{node.home}"]
+        assert service["volumes"] == [f"{node.name}:{node.home}", f"backup-repo:{topo.backup_repo}"]
 
 
 @pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy is not installed")

@@ -1,0 +1,234 @@
+"""Where backups live and how to reach the stack: one `BackupContext` for the local stack and
+for the compose one (inside the db_backup container), both from the shared topology."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from deploy.cluster.local import LocalCluster
+from deploy.cluster.topology import (
+    STANZA,
+    SUPERUSER,
+    Topology,
+    compose_topology,
+    pgbackrest_config,
+)
+from deploy.embedded import SERVER_USER
+from deploy.errors import HotelError
+
+DATABASE = "hotel"
+PGBACKREST_HINT = "apt-get install --no-install-recommends pgbackrest"
+
+
+@dataclass(frozen=True)
+class BackupContext:
+    topology: Topology
+    superuser_password: str
+    state_dir: Path  # metrics, manifests of physical backups, logical snapshots
+    retention_full: int = 2
+    retention_diff: int = 6
+    logical_keep: int = 7
+    metrics_port: int = 9188
+
+    # -- paths --------------------------------------------------------------------------------
+
+    @property
+    def home(self) -> Path:
+        return Path(self.topology.backup_home)
+
+    @property
+    def repo(self) -> Path:
+        return Path(self.topology.backup_repo)
+
+    @property
+    def conf_path(self) -> Path:
+        return self.home / "pgbackrest.conf"
+
+    @property
+    def manifests(self) -> Path:
+        return self.state_dir / "backups" / "physical"
+
+    @property
+    def logical_dir(self) -> Path:
+        return self.state_dir / "backups" / "logical"
+
+    @property
+    def metrics_file(self) -> Path:
+        return self.state_dir / "metrics" / "backup.prom"
+
+    # -- connections --------------------------------------------------------------------------
+
+    def _url(self, port: int, database: str) -> str:
+        password = quote(self.superuser_password, safe="")
+        host = "127.0.0.1" if self.topology.target == "local" else self.topology.haproxy_host
+        return f"postgresql://{SUPERUSER}:{password}@{host}:{port}/{database}"
+
+    def primary_url(self, database: str = DATABASE) -> str:
+        return self._url(self.topology.primary_port, database)
+
+    def replica_url(self, database: str = DATABASE) -> str:
+        return self._url(self.topology.replica_port, database)
+
+    # -- pgBackRest ---------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Render the backup host's pgbackrest.conf and make its directories (server user's)."""
+        if not self.repo.is_dir():
+            raise HotelError(
+                f"backup repository {self.repo} is missing: restore the volume/mount or run "
+                "`hotel cluster up` once to create it"
+            )
+        self.home.mkdir(parents=True, exist_ok=True)
+        made = [self.home]
+        for sub in ("log", "lock", "spool"):
+            (self.home / sub).mkdir(exist_ok=True)
+            made.append(self.home / sub)
+        self.conf_path.write_text(
+            pgbackrest_config(self.topology, self.retention_full, self.retention_diff)
+        )
+        made.append(self.conf_path)
+        if os.geteuid() == 0:
+            user = server_user()
+            for path in made:
+                os.chown(path, user.pw_uid, user.pw_gid)
+
+    def pgbackrest(
+        self, *args: str, timeout: float = 3600, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run pgBackRest as the server user; a failure is a HotelError with its ERROR line."""
+        argv = [pgbackrest_binary(), f"--config={self.conf_path}", f"--stanza={STANZA}", *args]
+        try:
+            done = run_as_server_user(
+                argv,
+                env={"PGPASSWORD": self.superuser_password},
+                cwd=self.home,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise HotelError(f"pgbackrest {args[-1]} did not finish in {timeout:.0f} s") from None
+        if check and done.returncode != 0:
+            raise HotelError(f"pgbackrest {args[-1]} failed: {error_line(done)}{self._full()}")
+        return done
+
+    def _full(self) -> str:
+        """pgBackRest reports ENOSPC as a bare "unable to write": say so when it is that."""
+        try:
+            usage = shutil.disk_usage(self.repo)
+        except OSError:
+            return ""
+        if usage.free < min(64 << 20, usage.total // 100 + 1):
+            return f" (the repository is full: {usage.free >> 10} KiB free on {self.repo})"
+        return ""
+
+
+def error_line(done: subprocess.CompletedProcess[str]) -> str:
+    """The one line that says what went wrong (pgBackRest prints `ERROR: [nnn]: ...`)."""
+    text = f"{done.stderr}\n{done.stdout}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if "ERROR" in line or "error:" in line.lower():
+            return line
+    return lines[-1] if lines else f"exit code {done.returncode}"
+
+
+def pgbackrest_binary() -> str:
+    for path in ("/usr/bin/pgbackrest", "/usr/local/bin/pgbackrest"):
+        if Path(path).is_file():
+            return path
+    raise HotelError(f"pgbackrest not found: {PGBACKREST_HINT}")
+
+
+def server_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        raise HotelError(f"running as root needs the '{SERVER_USER}' system user") from None
+
+
+def run_as_server_user(
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """PostgreSQL and pgBackRest refuse root (and must own what they write): drop to postgres."""
+    extra: dict[str, object] = {}
+    if os.geteuid() == 0:
+        user = server_user()
+        extra = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd or "/",
+        timeout=timeout,
+        env={**os.environ, "LC_ALL": "C.UTF-8", **(env or {})},
+        **extra,  # type: ignore[call-overload]
+    )
+
+
+def chown_to_server_user(path: Path) -> None:
+    if os.geteuid() == 0:
+        user = server_user()
+        os.chown(path, user.pw_uid, user.pw_gid)
+
+
+def context_from_settings() -> BackupContext:
+    """The stack `hotel backup` serves: the local one, or compose's (HOTEL_BACKUP_TARGET)."""
+    from hotel_models.settings import get_settings
+
+    settings = get_settings()
+    if settings.backup_target == "compose":
+        password = os.environ.get("HOTEL_CLUSTER_SUPERUSER_PASSWORD")
+        if not password:
+            raise HotelError("set HOTEL_CLUSTER_SUPERUSER_PASSWORD (compose reads it from .env)")
+        return BackupContext(
+            compose_topology(),
+            password,
+            state_dir=settings.state_dir.resolve(),
+            retention_full=settings.backup_retention_full,
+            retention_diff=settings.backup_retention_diff,
+            logical_keep=settings.backup_logical_keep,
+            metrics_port=settings.backup_metrics_port,
+        )
+    cluster = LocalCluster.for_state_dir(settings.state_dir)
+    if not cluster.exists():
+        raise HotelError(f"no local cluster under {cluster.root}: run `hotel cluster up` first")
+    return context_for_cluster(
+        cluster,
+        settings.state_dir.resolve(),
+        settings.backup_retention_full,
+        settings.backup_retention_diff,
+        settings.backup_logical_keep,
+        settings.backup_metrics_port,
+    )
+
+
+def context_for_cluster(
+    cluster: LocalCluster,
+    state_dir: Path,
+    retention_full: int = 2,
+    retention_diff: int = 6,
+    logical_keep: int = 7,
+    metrics_port: int | None = None,
+) -> BackupContext:
+    """The local stack's context; the metrics port follows the stack's port offset."""
+    from hotel_models.settings import get_settings
+
+    port = get_settings().backup_metrics_port if metrics_port is None else metrics_port
+    return BackupContext(
+        cluster.topology,
+        cluster.credentials().superuser_password,
+        state_dir=state_dir,
+        retention_full=retention_full,
+        retention_diff=retention_diff,
+        logical_keep=logical_keep,
+        metrics_port=port + cluster.offset if port else 0,
+    )
