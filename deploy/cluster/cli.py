@@ -236,9 +236,15 @@ def drill(
 
 @cluster_app.command("render-compose")
 def render_compose() -> None:
-    """Regenerate deploy/compose/haproxy.cfg from the topology (a test checks it is current)."""
+    """Regenerate haproxy.cfg and prometheus.yml from the topology (tests check they are
+    current)."""
+    from deploy.monitor.targets import compose_prometheus_path, compose_prometheus_yml
+
     path = COMPOSE_DIR / "haproxy.cfg"
     path.write_text(compose_haproxy_cfg())
+    console.print(f"[green]wrote[/] {path}")
+    path = compose_prometheus_path()
+    path.write_text(compose_prometheus_yml())
     console.print(f"[green]wrote[/] {path}")
 
 
