@@ -240,8 +240,9 @@ def drill(
 
 @cluster_app.command("render-compose")
 def render_compose() -> None:
-    """Regenerate haproxy.cfg and prometheus.yml from the topology (tests check they are
-    current)."""
+    """Regenerate haproxy.cfg, prometheus.yml and the Grafana dashboards (tests check they
+    are current)."""
+    from deploy.monitor.dashboards import write_dashboards
     from deploy.monitor.targets import compose_prometheus_path, compose_prometheus_yml
 
     path = COMPOSE_DIR / "haproxy.cfg"
@@ -250,6 +251,8 @@ def render_compose() -> None:
     path = compose_prometheus_path()
     path.write_text(compose_prometheus_yml())
     console.print(f"[green]wrote[/] {path}")
+    for path in write_dashboards():
+        console.print(f"[green]wrote[/] {path}")
 
 
 def compose_haproxy_cfg() -> str:

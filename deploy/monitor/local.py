@@ -121,7 +121,8 @@ class LocalMonitor:
                     "--log.level=warn",
                 ],
             )
-        eventually(self.ready, 30, "Prometheus to be ready")
+        # Ready comes before the first target sync: wait for the targets as well.
+        eventually(lambda: self.ready() and self.targets(), 30, "Prometheus and its targets")
         return standins
 
     def _url(self) -> str:
