@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,8 +24,9 @@ console = Console()
 
 def local_monitor() -> LocalMonitor:
     from deploy.cluster.cli import local_cluster
+    from hotel_models.settings import get_settings
 
-    return LocalMonitor(local_cluster())
+    return LocalMonitor(local_cluster(), get_settings().state_dir / "metrics")
 
 
 def monitor_up() -> LocalMonitor:
@@ -36,7 +38,7 @@ def monitor_up() -> LocalMonitor:
     if standins:
         console.print(
             f"[yellow]stand-ins[/] serve synthetic metrics for: {', '.join(standins)} "
-            "(the real `hotel load` / backup service was not listening on its port)"
+            "(nothing else listened on the port; backups prefer <state>/metrics/backup.prom)"
         )
     return monitor
 
@@ -83,6 +85,18 @@ def db_exporter(
     from deploy.monitor.db_exporter import serve
 
     serve(require_url(), host, port)
+
+
+@monitor_app.command("textfile-exporter")
+def textfile_exporter(
+    directory: Annotated[Path, typer.Option(help="Directory of *.prom files.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of /metrics.")] = 9191,
+) -> None:
+    """Serve the *.prom files of a directory (the backup tool's backup.prom)."""
+    from deploy.monitor.textfile import serve
+
+    serve(directory, host, port)
 
 
 @monitor_app.command(hidden=True)

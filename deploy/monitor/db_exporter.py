@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
 
 import psycopg
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -31,25 +33,33 @@ HOT_TABLES = (
 )
 STATEMENT_TIMEOUT_MS = 5000  # a slow query costs one scrape, never piles up on the primary
 
-Query = Callable[[psycopg.Connection[tuple[object, ...]]], Iterator[Metric]]
+Conn = psycopg.Connection[Any]
+Query = Callable[[Conn], Iterator[Metric]]
 
 
 def _gauge(name: str, doc: str, labels: list[str] | None = None) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, doc, labels=labels)
 
 
-def _rows(conn: psycopg.Connection[tuple[object, ...]], sql: str) -> list[tuple[object, ...]]:
+def _rows(conn: Conn, sql: str) -> list[tuple[Any, ...]]:
     return conn.execute(sql).fetchall()
 
 
-def bookings(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric]:
+def _num(value: object) -> float:
+    """SQL numbers (int, numeric, float) as a sample value."""
+    if isinstance(value, int | float | Decimal):
+        return float(value)
+    raise TypeError(f"not a number: {value!r}")
+
+
+def bookings(conn: Conn) -> Iterator[Metric]:
     by_status = _gauge("hotel_bookings", "Bookings by status.", ["status"])
     for status, count in _rows(
         conn,
         "SELECT s::text, count(b.id) FROM unnest(enum_range(NULL::booking_status)) s "
         "LEFT JOIN bookings b ON b.status = s GROUP BY 1",
     ):
-        by_status.add_metric([str(status)], float(count))  # type: ignore[arg-type]
+        by_status.add_metric([str(status)], _num(count))
     yield by_status
     (recent,) = _rows(
         conn, "SELECT count(*) FROM bookings WHERE created_at > now() - interval '1 minute'"
@@ -57,7 +67,7 @@ def bookings(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric]:
     yield _value("hotel_bookings_created_last_minute", "Bookings created in the last 60 s.", recent)
 
 
-def money(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric]:
+def money(conn: Conn) -> Iterator[Metric]:
     (row,) = _rows(
         conn,
         "SELECT coalesce(sum(amount) FILTER (WHERE status = 'completed'), 0)"
@@ -68,7 +78,7 @@ def money(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric]:
     yield _value("hotel_bonus_points_outstanding", "Bonus points held by all guests.", row)
 
 
-def occupancy(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric]:
+def occupancy(conn: Conn) -> Iterator[Metric]:
     ((bookable, occupied),) = _rows(
         conn,
         "SELECT (SELECT count(*) FROM rooms WHERE status = 'available'),"
@@ -77,11 +87,11 @@ def occupancy(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric]:
     )
     yield _value("hotel_rooms_bookable", "Rooms not under maintenance.", (bookable,))
     yield _value("hotel_rooms_occupied_today", "Rooms with a live stay tonight.", (occupied,))
-    ratio = float(occupied) / float(bookable) if bookable else 0.0  # type: ignore[arg-type]
+    ratio = _num(occupied) / _num(bookable) if bookable else 0.0
     yield _value("hotel_occupancy_today_ratio", "Occupied / bookable rooms tonight.", (ratio,))
 
 
-def audit(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric]:
+def audit(conn: Conn) -> Iterator[Metric]:
     # max(id) is one index probe where count(*) would scan the whole log.
     ((last_id, size),) = _rows(
         conn, "SELECT coalesce(max(id), 0), pg_total_relation_size('audit_log') FROM audit_log"
@@ -92,7 +102,7 @@ def audit(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric]:
     yield _value("hotel_audit_log_bytes", "audit_log with indexes and TOAST.", (size,))
 
 
-def replication(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric]:
+def replication(conn: Conn) -> Iterator[Metric]:
     seconds = _gauge(
         "hotel_pg_replication_lag_seconds",
         "Replay lag of each replica (primary's view).",
@@ -109,8 +119,8 @@ def replication(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric
         " coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)"
         " FROM pg_stat_replication",
     ):
-        seconds.add_metric([str(name)], float(lag_s))  # type: ignore[arg-type]
-        lag_bytes.add_metric([str(name)], float(lag_b))  # type: ignore[arg-type]
+        seconds.add_metric([str(name)], _num(lag_s))
+        lag_bytes.add_metric([str(name)], _num(lag_b))
         streaming += state == "streaming"
     yield seconds
     yield lag_bytes
@@ -119,7 +129,7 @@ def replication(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric
     )
 
 
-def activity(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric]:
+def activity(conn: Conn) -> Iterator[Metric]:
     (row,) = _rows(
         conn,
         "SELECT coalesce(max(extract(epoch FROM now() - xact_start)), 0) FROM pg_stat_activity"
@@ -132,12 +142,12 @@ def activity(conn: psycopg.Connection[tuple[object, ...]]) -> Iterator[Metric]:
     for table, count in _rows(
         conn, f"SELECT relname, n_dead_tup FROM pg_stat_user_tables WHERE relname IN ({names})"
     ):
-        dead.add_metric([str(table)], float(count))  # type: ignore[arg-type]
+        dead.add_metric([str(table)], _num(count))
     yield dead
 
 
-def _value(name: str, doc: str, row: tuple[object, ...]) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, value=float(row[0]))  # type: ignore[arg-type]
+def _value(name: str, doc: str, row: tuple[Any, ...]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=_num(row[0]))
 
 
 QUERIES: dict[str, Query] = {

@@ -36,8 +36,9 @@ PG_EXPORTERS = ("pgexp0", "pgexp1", "pgexp2")
 DB_EXPORTER = "db-exporter"
 LOAD_STANDIN = "load-standin"
 BACKUP_STANDIN = "backup-standin"
+BACKUP_TEXTFILE = "backup-textfile"
 PROMETHEUS = "prometheus"
-ALL = (*PG_EXPORTERS, DB_EXPORTER, LOAD_STANDIN, BACKUP_STANDIN, PROMETHEUS)
+ALL = (*PG_EXPORTERS, DB_EXPORTER, LOAD_STANDIN, BACKUP_STANDIN, BACKUP_TEXTFILE, PROMETHEUS)
 
 
 def _binary(*names: str) -> str:
@@ -51,6 +52,8 @@ def _binary(*names: str) -> str:
 @dataclass
 class LocalMonitor:
     cluster: LocalCluster
+    # <state_dir>/metrics, where the backup tool writes backup.prom (None: not looked at)
+    metrics_dir: Path | None = None
 
     @property
     def monitoring(self) -> Monitoring:
@@ -97,17 +100,7 @@ class LocalMonitor:
             argv = [*module, "db-exporter", "--host", mon.db_exporter.host]
             argv += ["--port", str(mon.db_exporter.port)]
             self.cluster._spawn(DB_EXPORTER, argv, {**env, "HOTEL_DATABASE_URL": self._url()})
-        standins = []
-        for name, endpoint, flag in (
-            (LOAD_STANDIN, mon.load, "--load-port"),
-            (BACKUP_STANDIN, mon.backup, "--backup-port"),
-        ):
-            if name in running:
-                standins.append(name)
-            elif port_owner(endpoint.port) is None:  # the real service is not running
-                argv = [*module, "standin", "--host", endpoint.host, flag, str(endpoint.port)]
-                self.cluster._spawn(name, argv, env)
-                standins.append(name)
+        standins = self._start_feeds(module, env, running)
         progress("starting Prometheus")
         if PROMETHEUS not in running:
             self.cluster._spawn(
@@ -124,6 +117,28 @@ class LocalMonitor:
         # Ready comes before the first target sync: wait for the targets as well.
         eventually(lambda: self.ready() and self.targets(), 30, "Prometheus and its targets")
         return standins
+
+    def _start_feeds(
+        self, module: list[str], env: dict[str, str], running: dict[str, int]
+    ) -> list[str]:
+        """The load and backup ports: left alone when the real service listens there; else,
+        for backups, the tool's backup.prom if it wrote one, else a stand-in. Returns the
+        stand-ins serving."""
+        mon = self.monitoring
+        backup_args = ["standin", "--backup-port", str(mon.backup.port)]
+        backup = BACKUP_STANDIN
+        if self.metrics_dir and (self.metrics_dir / "backup.prom").is_file():
+            backup = BACKUP_TEXTFILE
+            backup_args = ["textfile-exporter", "--directory", str(self.metrics_dir)]
+            backup_args += ["--port", str(mon.backup.port)]
+        for name, endpoint, args in (
+            (LOAD_STANDIN, mon.load, ["standin", "--load-port", str(mon.load.port)]),
+            (backup, mon.backup, backup_args),
+        ):
+            if name not in running and port_owner(endpoint.port) is None:
+                self.cluster._spawn(name, [*module, *args, "--host", endpoint.host], env)
+                running[name] = 0
+        return [name for name in (LOAD_STANDIN, BACKUP_STANDIN) if name in running]
 
     def _url(self) -> str:
         return self.cluster.primary_url()

@@ -10,6 +10,9 @@ deploy/monitor/dashboards.py are the ones that then switch to the real services.
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -203,3 +206,28 @@ def test_monitor_down_leaves_no_process(ha_cluster: LocalCluster, monitor: Local
     assert "prometheus" in stopped
     assert monitor.running() == {}
     assert not Path(ha_cluster.root, "run", "prometheus.pid").exists()
+
+
+def test_backup_prom_is_served_instead_of_the_stand_in(ha_cluster: LocalCluster) -> None:
+    """A one-off backup leaves <state>/metrics/backup.prom: that, not the stand-in, is served."""
+    metrics = Path(tempfile.mkdtemp(prefix="hotel-metrics-", dir="/var/tmp"))
+    metrics.chmod(0o755)
+    (metrics / "backup.prom").write_text(
+        "# TYPE hotel_backup_last_success_timestamp_seconds gauge\n"
+        f'hotel_backup_last_success_timestamp_seconds{{type="full"}} {time.time() - 60}\n'
+    )
+    (metrics / "backup.prom").chmod(0o644)
+    monitor = LocalMonitor(ha_cluster, metrics)
+    try:
+        assert monitor.up() == ["load-standin"]
+
+        def served() -> bool:
+            found = monitor.query('hotel_textfile_error{job="hotel_backup", file="backup.prom"}')
+            return bool(found) and float(found[0]["value"][1]) == 0
+
+        eventually(served, 30, "Prometheus to scrape backup.prom", interval=1)
+        age = monitor.query("time() - hotel_backup_last_success_timestamp_seconds")
+        assert 0 < float(age[0]["value"][1]) < 600
+    finally:
+        monitor.down()
+        shutil.rmtree(metrics, ignore_errors=True)
