@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from deploy.cluster.local import (
     LocalCluster,
     _server_user,
@@ -29,7 +27,13 @@ from deploy.cluster.local import (
     server_python,
 )
 from deploy.errors import HotelError
-from deploy.monitor.targets import Monitoring, local_monitoring, prometheus_config, rules_dir
+from deploy.monitor.targets import (
+    Monitoring,
+    local_monitoring,
+    prometheus_config,
+    render_yaml,
+    rules_dir,
+)
 
 APT_HINT = "apt-get install --no-install-recommends prometheus prometheus-postgres-exporter"
 PG_EXPORTERS = ("pgexp0", "pgexp1", "pgexp2")
@@ -150,7 +154,7 @@ class LocalMonitor:
         shutil.rmtree(rules, ignore_errors=True)
         shutil.copytree(rules_dir(), rules, ignore=shutil.ignore_patterns("tests"))
         config = prometheus_config(self.cluster.topology, self.monitoring, str(rules))
-        (self.home / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        (self.home / "prometheus.yml").write_text(render_yaml(config, "`hotel cluster monitor up`"))
         (self.home / "data").mkdir(exist_ok=True)
         if os.geteuid() == 0:
             user = _server_user()

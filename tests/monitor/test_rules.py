@@ -111,3 +111,18 @@ def test_committed_compose_prometheus_yml_is_current() -> None:
     assert compose_prometheus_path().read_text() == compose_prometheus_yml(), (
         "run `hotel cluster render-compose`"
     )
+
+
+def test_every_compose_scrape_target_is_a_compose_service() -> None:
+    compose_file = Path(__file__).resolve().parents[2] / "deploy" / "compose" / "docker-compose.yml"
+    services = yaml.safe_load(compose_file.read_text())["services"]
+    config = yaml.safe_load(compose_prometheus_path().read_text())
+    hosts = {
+        target.split(":")[0]
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    assert hosts - set(services) == set()
+    for name in ("pg0-exporter", "pg1-exporter", "pg2-exporter", "db-exporter", "grafana"):
+        assert services[name]["profiles"] == ["monitor"]
