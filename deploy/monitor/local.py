@@ -4,6 +4,8 @@ Prometheus, and the load/backup stand-ins where the real services are absent.
 They live beside the cluster (`<cluster root>/monitor`, logs in its logs/, pids in its run/)
 and are started the same way (own session, as `postgres` when root), on the cluster's port
 offset. Prometheus reads the same rules as compose, copied so the server user can read them.
+Processes are started and stopped with LocalCluster's own helpers, so `hotel cluster down`
+and the test fixtures find them in the same run/ directory.
 """
 
 from __future__ import annotations
@@ -75,8 +77,8 @@ class LocalMonitor:
         return {name: pid for name in ALL if (pid := self.cluster.pid(name))}
 
     def up(self, progress: Callable[[str], None] = lambda _: None) -> list[str]:
-        """Start what is not running; returns the stand-ins started (empty when the real
-        load and backup services already listen on their ports)."""
+        """Start what is not running (a running Prometheus reloads the rewritten config);
+        returns the stand-ins serving (none when the real load and backup services listen)."""
         if not self.cluster.members():
             raise HotelError("the cluster is not running: start it with `hotel cluster up`")
         prometheus = _binary("prometheus")
@@ -106,7 +108,9 @@ class LocalMonitor:
             self.cluster._spawn(DB_EXPORTER, argv, {**env, "HOTEL_DATABASE_URL": self._url()})
         standins = self._start_feeds(module, env, running)
         progress("starting Prometheus")
-        if PROMETHEUS not in running:
+        if PROMETHEUS in running:
+            self.cluster._signal_group(running[PROMETHEUS], signal.SIGHUP)
+        else:
             self.cluster._spawn(
                 PROMETHEUS,
                 [
