@@ -57,6 +57,10 @@ def up(
     ha: Annotated[
         bool, typer.Option("--ha", help="Run the HA stack (hotel cluster up) instead.")
     ] = False,
+    monitor: Annotated[
+        bool,
+        typer.Option("--monitor", help="With --ha: also Prometheus and the exporters."),
+    ] = False,
 ) -> None:
     """Start the local PostgreSQL under the state directory and migrate it to head (idempotent)."""
     from deploy.migrations import migrate
@@ -71,7 +75,13 @@ def up(
         console.print(f"[green]up --ha[/]: migrated {result.before or 'empty'} -> {result.after}")
         _print_status(url)
         console.print(f"DSN (password in {cluster.root / 'secrets.json'}): {masked(url)}")
+        if monitor:
+            from deploy.monitor.cli import monitor_up
+
+            monitor_up()
         return
+    if monitor:
+        raise HotelError("--monitor needs --ha: monitoring watches the HA stack")
     server = local_server()
     with console.status("starting the local PostgreSQL"):
         server.init()

@@ -100,7 +100,7 @@ class Settings(BaseSettings):
         description="When the newest backup is restored into a scratch instance and checked.",
     )
     backup_metrics_port: int = Field(
-        default=9188,
+        default=9191,
         ge=0,
         le=65535,
         description="Port `hotel backup schedule` serves metrics on (local stack: plus its "

@@ -21,6 +21,7 @@ from deploy.cluster.topology import (
 )
 from deploy.embedded import SERVER_USER
 from deploy.errors import HotelError
+from deploy.monitor.targets import BACKUP_METRICS_PORT
 
 DATABASE = "hotel"
 PGBACKREST_HINT = "apt-get install --no-install-recommends pgbackrest"
@@ -34,7 +35,7 @@ class BackupContext:
     retention_full: int = 2
     retention_diff: int = 6
     logical_keep: int = 7
-    metrics_port: int = 9188
+    metrics_port: int = BACKUP_METRICS_PORT
 
     # -- paths --------------------------------------------------------------------------------
 

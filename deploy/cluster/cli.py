@@ -19,6 +19,7 @@ from rich.table import Table
 from deploy.cluster.local import LocalCluster, eventually, exec_patroni, render_node_config
 from deploy.cluster.topology import Credentials, compose_topology, haproxy_config
 from deploy.errors import HotelError
+from deploy.monitor.cli import monitor_app
 
 cluster_app = typer.Typer(
     help="The HA stack (etcd x3, Patroni x3, HAProxy) as local processes; `node` runs one node.",
@@ -26,6 +27,7 @@ cluster_app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+cluster_app.add_typer(monitor_app, name="monitor")
 console = Console()
 COMPOSE_DIR = Path(__file__).resolve().parent.parent / "compose"
 SECRET_VARS = {
@@ -84,7 +86,9 @@ def down(
     url_file = get_settings().local_url_file
     published = url_file.read_text().strip() if url_file.is_file() else None
     ours = purge and cluster.exists() and published == cluster.primary_url()
-    stopped = cluster.down(purge=purge)
+    from deploy.monitor.local import LocalMonitor
+
+    stopped = [*LocalMonitor(cluster).down(), *cluster.down(purge=purge)]
     if purge:
         (get_settings().state_dir / "cluster.location").unlink(missing_ok=True)
         if ours:  # `hotel up --ha` published it; it points at nothing now
@@ -243,10 +247,19 @@ def drill(
 
 @cluster_app.command("render-compose")
 def render_compose() -> None:
-    """Regenerate deploy/compose/haproxy.cfg from the topology (a test checks it is current)."""
+    """Regenerate haproxy.cfg, prometheus.yml and the Grafana dashboards (tests check they
+    are current)."""
+    from deploy.monitor.dashboards import write_dashboards
+    from deploy.monitor.targets import compose_prometheus_path, compose_prometheus_yml
+
     path = COMPOSE_DIR / "haproxy.cfg"
     path.write_text(compose_haproxy_cfg())
     console.print(f"[green]wrote[/] {path}")
+    path = compose_prometheus_path()
+    path.write_text(compose_prometheus_yml())
+    console.print(f"[green]wrote[/] {path}")
+    for path in write_dashboards():
+        console.print(f"[green]wrote[/] {path}")
 
 
 def compose_haproxy_cfg() -> str:

@@ -1,0 +1,364 @@
+"""Grafana dashboards from a compact description: the JSON under monitor/grafana/dashboards
+is generated (`hotel cluster render-compose`), committed, and checked current by a test.
+
+Every panel names the service that feeds it (`source`): "load" and "backup" panels are fed on
+the local stack by the stand-ins of deploy/monitor/standin.py until the real `hotel load` and
+backup exporter are merged. tests/cluster/test_monitoring.py runs every panel's queries
+against a live Prometheus.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
+Source = Literal["cluster", "load", "backup"]
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    targets: tuple[tuple[str, str], ...]  # (PromQL, legend)
+    unit: str = "short"
+    kind: Literal["timeseries", "stat"] = "timeseries"
+    source: Source = "cluster"
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    uid: str
+    title: str
+    panels: tuple[Panel, ...]
+    variables: dict[str, str] = field(default_factory=dict)  # name -> label_values(...) query
+
+    @property
+    def filename(self) -> str:
+        return f"{self.uid}.json"
+
+
+def p(
+    title: str,
+    *targets: tuple[str, str],
+    unit: str = "short",
+    kind: Literal["timeseries", "stat"] = "timeseries",
+    source: Source = "cluster",
+) -> Panel:
+    return Panel(title, targets, unit, kind, source)
+
+
+N = '{node=~"$node"}'
+RATE = "$__rate_interval"
+
+POSTGRES = Dashboard(
+    "hotel-postgres",
+    "PostgreSQL (per node)",
+    (
+        p("Up", (f"pg_up{N}", "{{node}}"), kind="stat"),
+        p(
+            "Connections used",
+            (
+                f"sum by (node) (pg_stat_activity_count{N})"
+                f" / max by (node) (pg_settings_max_connections{N})",
+                "{{node}}",
+            ),
+            unit="percentunit",
+        ),
+        p(
+            "Connections by state",
+            (f"sum by (node, state) (pg_stat_activity_count{N})", "{{node}} {{state}}"),
+        ),
+        p(
+            "Transactions/s",
+            (f"sum by (node) (rate(pg_stat_database_xact_commit{N}[{RATE}]))", "{{node}} commit"),
+            (
+                f"sum by (node) (rate(pg_stat_database_xact_rollback{N}[{RATE}]))",
+                "{{node}} rollback",
+            ),
+            unit="ops",
+        ),
+        p(
+            "Cache hit ratio",
+            (
+                f"sum by (node) (rate(pg_stat_database_blks_hit{N}[{RATE}]))"
+                f" / clamp_min(sum by (node) (rate(pg_stat_database_blks_hit{N}[{RATE}]))"
+                f" + sum by (node) (rate(pg_stat_database_blks_read{N}[{RATE}])), 1e-9)",
+                "{{node}}",
+            ),
+            unit="percentunit",
+        ),
+        p(
+            "Longest transaction by state",
+            (f"max by (node, state) (pg_stat_activity_max_tx_duration{N})", "{{node}} {{state}}"),
+            unit="s",
+        ),
+        p("Locks by mode", (f"sum by (node, mode) (pg_locks_count{N})", "{{node}} {{mode}}")),
+        p(
+            "Deadlocks and conflicts",
+            (
+                f"sum by (node) (increase(pg_stat_database_deadlocks{N}[{RATE}]))",
+                "{{node}} deadlocks",
+            ),
+            (
+                f"sum by (node) (increase(pg_stat_database_conflicts{N}[{RATE}]))",
+                "{{node}} conflicts",
+            ),
+        ),
+        p(
+            "Database size",
+            ('pg_database_size_bytes{node=~"$node", datname="hotel"}', "{{node}}"),
+            unit="bytes",
+        ),
+        p("Dead tuples, hot tables (primary)", ("hotel_pg_dead_tuples", "{{table}}")),
+    ),
+    variables={"node": "label_values(pg_up, node)"},
+)
+
+TIMELINE_CHANGES_1H = (
+    "max(patroni_postgres_timeline) - min(min_over_time((patroni_postgres_timeline > 0)[1h:15s]))"
+)
+PATRONI = Dashboard(
+    "hotel-patroni",
+    "Patroni cluster",
+    (
+        p("Leader", ("patroni_primary == 1", "{{node}}"), kind="stat"),
+        p("Timeline", ("max(patroni_postgres_timeline)", "timeline"), kind="stat"),
+        p("Leader changes (1 h)", (TIMELINE_CHANGES_1H, "failovers"), kind="stat"),
+        p("Streaming replicas", ("hotel_pg_replicas_streaming", "replicas"), kind="stat"),
+        p("Roles (1 = primary)", ("patroni_primary", "{{node}}")),
+        p("Sync standby (1 = sync)", ("patroni_sync_standby", "{{node}}")),
+        p("Replication lag", ("hotel_pg_replication_lag_seconds", "{{replica}}"), unit="s"),
+        p("Replication lag (WAL)", ("hotel_pg_replication_lag_bytes", "{{replica}}"), unit="bytes"),
+        p(
+            "HAProxy: servers UP behind each port",
+            ('sum by (proxy) (haproxy_server_status{state="UP"})', "{{proxy}}"),
+        ),
+        p(
+            "HAProxy sessions",
+            ('haproxy_backend_current_sessions{proxy=~"primary|replicas"}', "{{proxy}}"),
+        ),
+        p("etcd has leader", ("etcd_server_has_leader", "{{member}}")),
+        p(
+            "etcd leader changes",
+            ("max(etcd_server_leader_changes_seen_total)", "changes seen"),
+        ),
+    ),
+)
+
+BOOKING_OP = 'operation="create_booking"'
+WORKLOAD = Dashboard(
+    "hotel-workload",
+    "Booking workload",
+    (
+        p(
+            "Operations/s",
+            (f"sum by (operation) (rate(hotel_load_operations_total[{RATE}]))", "{{operation}}"),
+            unit="ops",
+            source="load",
+        ),
+        p(
+            "Outcomes/s",
+            (f"sum by (outcome) (rate(hotel_load_operations_total[{RATE}]))", "{{outcome}}"),
+            unit="ops",
+            source="load",
+        ),
+        p(
+            "create_booking latency",
+            *(
+                (
+                    f"histogram_quantile({q}, sum by (le) (rate("
+                    f"hotel_load_operation_duration_seconds_bucket{{{BOOKING_OP}}}[{RATE}])))",
+                    f"p{round(q * 100)}",
+                )
+                for q in (0.5, 0.95, 0.99)
+            ),
+            unit="s",
+            source="load",
+        ),
+        p(
+            "Errors/s by SQLSTATE class",
+            (
+                f"sum by (sqlstate_class) (rate(hotel_load_errors_total[{RATE}]))",
+                "{{sqlstate_class}}",
+            ),
+            unit="ops",
+            source="load",
+        ),
+        p(
+            "Error ratio",
+            (
+                f'sum(rate(hotel_load_operations_total{{outcome="error"}}[{RATE}]))'
+                f" / clamp_min(sum(rate(hotel_load_operations_total[{RATE}])), 1e-9)",
+                "errors",
+            ),
+            unit="percentunit",
+            source="load",
+        ),
+        p(
+            "In flight and schedule lag p99",
+            ("hotel_load_in_flight", "in flight"),
+            (
+                f"histogram_quantile(0.99, sum by (le) "
+                f"(rate(hotel_load_schedule_lag_seconds_bucket[{RATE}])))",
+                "schedule lag p99 (s)",
+            ),
+            source="load",
+        ),
+        p(
+            "Load: bookings, cancellations, points (per s)",
+            (f"rate(hotel_load_bookings_total[{RATE}])", "bookings"),
+            (f"rate(hotel_load_cancellations_total[{RATE}])", "cancellations"),
+            (f"rate(hotel_load_points_earned_total[{RATE}])", "points earned"),
+            (f"rate(hotel_load_points_spent_total[{RATE}])", "points spent"),
+            source="load",
+        ),
+        p(
+            "Load: revenue per minute",
+            (f"rate(hotel_load_revenue_total[{RATE}]) * 60", "revenue/min"),
+            source="load",
+        ),
+        p("Bookings by status", ("hotel_bookings", "{{status}}")),
+        p("Bookings created per minute", ("hotel_bookings_created_last_minute", "per minute")),
+        p("Revenue (completed - refunded)", ("hotel_revenue", "revenue"), kind="stat"),
+        p("Occupancy today", ("hotel_occupancy_today_ratio", "occupancy"), unit="percentunit"),
+        p("Bonus points outstanding", ("hotel_bonus_points_outstanding", "points"), kind="stat"),
+        p(
+            "Audit log growth",
+            ("delta(hotel_audit_log_last_id[5m]) / 5", "rows/min"),
+            ("hotel_audit_log_bytes", "bytes"),
+        ),
+    ),
+)
+
+BACKUPS = Dashboard(
+    "hotel-backups",
+    "Backups",
+    (
+        p(
+            "Age of the last successful backup",
+            ("time() - hotel_backup_last_success_timestamp_seconds", "{{type}}"),
+            unit="s",
+            kind="stat",
+            source="backup",
+        ),
+        p(
+            "Last result (1 = success)",
+            ("hotel_backup_last_result", "{{type}}"),
+            kind="stat",
+            source="backup",
+        ),
+        p(
+            "Last duration",
+            ("hotel_backup_last_duration_seconds", "{{type}}"),
+            unit="s",
+            source="backup",
+        ),
+        p(
+            "Last size",
+            ("hotel_backup_last_size_bytes", "{{type}}"),
+            unit="bytes",
+            source="backup",
+        ),
+        p(
+            "Runs (24 h)",
+            (
+                "sum by (type, result) (increase(hotel_backup_runs_total[24h]))",
+                "{{type}} {{result}}",
+            ),
+            source="backup",
+        ),
+        p(
+            "Age of the last verified restore",
+            ("time() - hotel_backup_last_verified_timestamp_seconds", "verified"),
+            unit="s",
+            kind="stat",
+            source="backup",
+        ),
+    ),
+)
+
+DASHBOARDS = (POSTGRES, PATRONI, WORKLOAD, BACKUPS)
+
+
+def _panel_json(panel: Panel, panel_id: int, x: int, y: int) -> dict[str, Any]:
+    return {
+        "id": panel_id,
+        "type": panel.kind,
+        "title": panel.title,
+        "description": f"fed by: {panel.source}",
+        "datasource": DATASOURCE,
+        "gridPos": {"x": x, "y": y, "w": 6 if panel.kind == "stat" else 12, "h": 8},
+        "fieldConfig": {"defaults": {"unit": panel.unit}, "overrides": []},
+        "options": {"legend": {"displayMode": "list", "placement": "bottom"}}
+        if panel.kind == "timeseries"
+        else {"reduceOptions": {"calcs": ["lastNotNull"]}},
+        "targets": [
+            {
+                "refId": chr(ord("A") + i),
+                "datasource": DATASOURCE,
+                "expr": expr,
+                "legendFormat": legend,
+            }
+            for i, (expr, legend) in enumerate(panel.targets)
+        ],
+    }
+
+
+def dashboard_json(dashboard: Dashboard) -> dict[str, Any]:
+    """Grafana's dashboard model; panels flow left to right in rows of 24 columns."""
+    panels, x, y = [], 0, 0
+    for i, panel in enumerate(dashboard.panels, start=1):
+        width = 6 if panel.kind == "stat" else 12
+        if x + width > 24:
+            x, y = 0, y + 8
+        panels.append(_panel_json(panel, i, x, y))
+        x += width
+    variables = [
+        {
+            "name": name,
+            "type": "query",
+            "datasource": DATASOURCE,
+            "query": {"query": query, "refId": "var"},
+            "definition": query,
+            "includeAll": True,
+            "allValue": ".*",
+            "multi": True,
+            "current": {"text": "All", "value": "$__all"},
+            "refresh": 2,
+        }
+        for name, query in dashboard.variables.items()
+    ]
+    return {
+        "uid": dashboard.uid,
+        "title": dashboard.title,
+        "tags": ["hotel"],
+        "timezone": "utc",
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "30s",
+        "time": {"from": "now-1h", "to": "now"},
+        "templating": {"list": variables},
+        "panels": panels,
+    }
+
+
+def dashboards_dir() -> Path:
+    return Path(__file__).resolve().parents[2] / "monitor" / "grafana" / "dashboards"
+
+
+def rendered() -> dict[str, str]:
+    """File name -> committed JSON text of every dashboard."""
+    return {d.filename: json.dumps(dashboard_json(d), indent=2) + "\n" for d in DASHBOARDS}
+
+
+def write_dashboards() -> list[Path]:
+    directory = dashboards_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in rendered().items():
+        path = directory / name
+        path.write_text(text)
+        written.append(path)
+    return written

@@ -1,0 +1,205 @@
+"""Monitoring of the local HA stack as processes: postgres_exporter x3, our db exporter,
+Prometheus, and the load/backup stand-ins where the real services are absent.
+
+They live beside the cluster (`<cluster root>/monitor`, logs in its logs/, pids in its run/)
+and are started the same way (own session, as `postgres` when root), on the cluster's port
+offset. Prometheus reads the same rules as compose, copied so the server user can read them.
+Processes are started and stopped with LocalCluster's own helpers, so `hotel cluster down`
+and the test fixtures find them in the same run/ directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deploy.cluster.local import (
+    LocalCluster,
+    _server_user,
+    alive,
+    eventually,
+    http,
+    port_owner,
+    server_python,
+)
+from deploy.errors import HotelError
+from deploy.monitor.targets import (
+    Monitoring,
+    local_monitoring,
+    prometheus_config,
+    render_yaml,
+    rules_dir,
+)
+
+APT_HINT = "apt-get install --no-install-recommends prometheus prometheus-postgres-exporter"
+PG_EXPORTERS = ("pgexp0", "pgexp1", "pgexp2")
+DB_EXPORTER = "db-exporter"
+LOAD_STANDIN = "load-standin"
+BACKUP_STANDIN = "backup-standin"
+BACKUP_TEXTFILE = "backup-textfile"
+PROMETHEUS = "prometheus"
+ALL = (*PG_EXPORTERS, DB_EXPORTER, LOAD_STANDIN, BACKUP_STANDIN, BACKUP_TEXTFILE, PROMETHEUS)
+
+
+def _binary(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/sbin")
+        if found:
+            return found
+    raise HotelError(f"{names[0]} not found: {APT_HINT}")
+
+
+@dataclass
+class LocalMonitor:
+    cluster: LocalCluster
+    # <state_dir>/metrics, where the backup tool writes backup.prom (None: not looked at)
+    metrics_dir: Path | None = None
+
+    @property
+    def monitoring(self) -> Monitoring:
+        return local_monitoring(self.cluster.offset)
+
+    @property
+    def home(self) -> Path:
+        return self.cluster.root / "monitor"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://{self.monitoring.prometheus.address}"
+
+    def running(self) -> dict[str, int]:
+        return {name: pid for name in ALL if (pid := self.cluster.pid(name))}
+
+    def up(self, progress: Callable[[str], None] = lambda _: None) -> list[str]:
+        """Start what is not running (a running Prometheus reloads the rewritten config);
+        returns the stand-ins serving (none when the real load and backup services listen)."""
+        if not self.cluster.members():
+            raise HotelError("the cluster is not running: start it with `hotel cluster up`")
+        prometheus = _binary("prometheus")
+        pg_exporter = _binary("prometheus-postgres-exporter", "postgres_exporter")
+        mon, topo = self.monitoring, self.cluster.topology
+        running = self.running()
+        for name, port in zip(
+            (PROMETHEUS, *PG_EXPORTERS, DB_EXPORTER),
+            (mon.prometheus.port, *(e.port for e in mon.pg_exporters), mon.db_exporter.port),
+            strict=True,
+        ):
+            holder = None if name in running else port_owner(port)
+            if holder:
+                raise HotelError(f"port {port} ({name}) is in use by {holder}")
+        self._prepare()
+        progress("starting postgres_exporter x3 and the db exporter")
+        for name, node, exporter in zip(PG_EXPORTERS, topo.nodes, mon.pg_exporters, strict=True):
+            if name not in running:
+                dsn = self.cluster.node_url(node) + "?sslmode=disable"
+                argv = [pg_exporter, f"--web.listen-address={exporter.address}", "--log.level=warn"]
+                self.cluster._spawn(name, argv, {"DATA_SOURCE_NAME": dsn})
+        python, env = server_python()
+        module = [python, "-m", "deploy.monitor"]
+        if DB_EXPORTER not in running:
+            argv = [*module, "db-exporter", "--host", mon.db_exporter.host]
+            argv += ["--port", str(mon.db_exporter.port)]
+            self.cluster._spawn(DB_EXPORTER, argv, {**env, "HOTEL_DATABASE_URL": self._url()})
+        standins = self._start_feeds(module, env, running)
+        progress("starting Prometheus")
+        if PROMETHEUS in running:
+            self.cluster._signal_group(running[PROMETHEUS], signal.SIGHUP)
+        else:
+            self.cluster._spawn(
+                PROMETHEUS,
+                [
+                    prometheus,
+                    f"--config.file={self.home / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={self.home / 'data'}",
+                    "--storage.tsdb.retention.time=2d",
+                    f"--web.listen-address={mon.prometheus.address}",
+                    "--log.level=warn",
+                ],
+            )
+        # Ready comes before the first target sync: wait for the targets as well.
+        eventually(lambda: self.ready() and self.targets(), 30, "Prometheus and its targets")
+        return standins
+
+    def _start_feeds(
+        self, module: list[str], env: dict[str, str], running: dict[str, int]
+    ) -> list[str]:
+        """The load and backup ports: left alone when the real service listens there; else,
+        for backups, the tool's backup.prom if it wrote one, else a stand-in. Returns the
+        stand-ins serving."""
+        mon = self.monitoring
+        backup_args = ["standin", "--backup-port", str(mon.backup.port)]
+        backup = BACKUP_STANDIN
+        if self.metrics_dir and (self.metrics_dir / "backup.prom").is_file():
+            backup = BACKUP_TEXTFILE
+            backup_args = ["textfile-exporter", "--directory", str(self.metrics_dir)]
+            backup_args += ["--port", str(mon.backup.port)]
+        for name, endpoint, args in (
+            (LOAD_STANDIN, mon.load, ["standin", "--load-port", str(mon.load.port)]),
+            (backup, mon.backup, backup_args),
+        ):
+            if name not in running and port_owner(endpoint.port) is None:
+                self.cluster._spawn(name, [*module, *args, "--host", endpoint.host], env)
+                running[name] = 0
+        return [name for name in (LOAD_STANDIN, BACKUP_STANDIN) if name in running]
+
+    def _url(self) -> str:
+        return self.cluster.primary_url()
+
+    def _prepare(self) -> None:
+        """prometheus.yml and a copy of the rules, owned by the server user when root."""
+        self.home.mkdir(exist_ok=True)
+        rules = self.home / "rules"
+        shutil.rmtree(rules, ignore_errors=True)
+        shutil.copytree(rules_dir(), rules, ignore=shutil.ignore_patterns("tests"))
+        config = prometheus_config(self.cluster.topology, self.monitoring, str(rules))
+        (self.home / "prometheus.yml").write_text(render_yaml(config, "`hotel cluster monitor up`"))
+        (self.home / "data").mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            user = _server_user()
+            for path in [self.home, *self.home.rglob("*")]:
+                os.chown(path, user.pw_uid, user.pw_gid)
+
+    def ready(self) -> bool:
+        return http("GET", f"{self.prometheus_url}/-/ready")[0] == 200
+
+    def down(self) -> list[str]:
+        """Stop every monitoring process (not the cluster)."""
+        pids = self.running()
+        for pid in pids.values():
+            self.cluster._signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        while any(alive(p) for p in pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in pids.values():
+            if alive(pid):
+                self.cluster._signal_group(pid, signal.SIGKILL)
+        for name in ALL:
+            self.cluster._pidfile(name).unlink(missing_ok=True)
+        return list(pids)
+
+    # -- Prometheus HTTP API --------------------------------------------------------------
+
+    def api(self, path: str, **params: str) -> Any:
+        """GET /api/v1/<path>; the `data` of a success, HotelError with Prometheus' error."""
+        from urllib.parse import urlencode
+
+        query = f"?{urlencode(params)}" if params else ""
+        status, body = http("GET", f"{self.prometheus_url}/api/v1/{path}{query}", timeout=10)
+        if not isinstance(body, dict) or body.get("status") != "success":
+            error = body.get("error") if isinstance(body, dict) else body
+            raise HotelError(f"Prometheus {path} failed ({status}): {error}")
+        return body["data"]
+
+    def targets(self) -> list[dict[str, Any]]:
+        return list(self.api("targets", state="active")["activeTargets"])
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        data = self.api("query", query=expr)
+        result = data["result"]
+        return list(result) if data["resultType"] == "vector" else [{"value": result}]
