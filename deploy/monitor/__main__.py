@@ -1,4 +1,4 @@
-"""`python -m deploy.monitor db-exporter|standin`: `hotel cluster monitor ...` without the
+"""`python -m deploy.monitor db-exporter|textfile-exporter`: `hotel cluster monitor ...` without the
 console script (the local monitoring starts its processes this way, as the server user)."""
 
 import sys

@@ -33,12 +33,12 @@ def monitor_up() -> LocalMonitor:
     """Start the local monitoring (used by `hotel up --ha --monitor` too)."""
     monitor = local_monitor()
     with console.status("starting monitoring") as spinner:
-        standins = monitor.up(progress=lambda what: spinner.update(what))
+        absent = monitor.up(progress=lambda what: spinner.update(what))
     console.print(f"[green]monitoring up[/]: Prometheus {monitor.prometheus_url}/alerts")
-    if standins:
+    if absent:
         console.print(
-            f"[yellow]stand-ins[/] serve synthetic metrics for: {', '.join(standins)} "
-            "(nothing else listened on the port; backups prefer <state>/metrics/backup.prom)"
+            f"[yellow]not running yet[/]: {', '.join(absent)}; their targets show down and "
+            "their panels stay empty until they run"
         )
     return monitor
 
@@ -97,15 +97,3 @@ def textfile_exporter(
     from deploy.monitor.textfile import serve
 
     serve(directory, host, port)
-
-
-@monitor_app.command(hidden=True)
-def standin(
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    load_port: Annotated[int | None, typer.Option()] = None,
-    backup_port: Annotated[int | None, typer.Option()] = None,
-) -> None:
-    """STAND-IN metrics of the load and backup services (see deploy/monitor/standin.py)."""
-    from deploy.monitor.standin import serve
-
-    serve(host, load_port, backup_port)

@@ -1,10 +1,9 @@
 """Grafana dashboards from a compact description: the JSON under monitor/grafana/dashboards
 is generated (`hotel cluster render-compose`), committed, and checked current by a test.
 
-Every panel names the service that feeds it (`source`): "load" and "backup" panels are fed on
-the local stack by the stand-ins of deploy/monitor/standin.py until the real `hotel load` and
-backup exporter are merged. tests/cluster/test_monitoring.py runs every panel's queries
-against a live Prometheus.
+Every panel names the service that feeds it (`source`: the database exporters, `hotel load`,
+the backup tool). tests/cluster/test_monitoring.py runs every panel's queries against a live
+Prometheus fed by the real services.
 """
 
 from __future__ import annotations
@@ -180,7 +179,9 @@ WORKLOAD = Dashboard(
         p(
             "Errors/s by SQLSTATE class",
             (
-                f"sum by (sqlstate_class) (rate(hotel_load_errors_total[{RATE}]))",
+                # A healthy run has no error series at all yet: show 0 then, not "no data".
+                f"sum by (sqlstate_class) (rate(hotel_load_errors_total[{RATE}]))"
+                " or on() vector(0)",
                 "{{sqlstate_class}}",
             ),
             unit="ops",
@@ -189,7 +190,8 @@ WORKLOAD = Dashboard(
         p(
             "Error ratio",
             (
-                f'sum(rate(hotel_load_operations_total{{outcome="error"}}[{RATE}]))'
+                f'(sum(rate(hotel_load_operations_total{{outcome="error"}}[{RATE}]))'
+                " or on() vector(0))"
                 f" / clamp_min(sum(rate(hotel_load_operations_total[{RATE}])), 1e-9)",
                 "errors",
             ),

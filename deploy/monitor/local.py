@@ -1,5 +1,5 @@
 """Monitoring of the local HA stack as processes: postgres_exporter x3, our db exporter,
-Prometheus, and the load/backup stand-ins where the real services are absent.
+Prometheus, and the backup tool's backup.prom served when no scheduler serves it.
 
 They live beside the cluster (`<cluster root>/monitor`, logs in its logs/, pids in its run/)
 and are started the same way (own session, as `postgres` when root), on the cluster's port
@@ -40,11 +40,9 @@ from deploy.monitor.targets import (
 APT_HINT = "apt-get install --no-install-recommends prometheus prometheus-postgres-exporter"
 PG_EXPORTERS = ("pgexp0", "pgexp1", "pgexp2")
 DB_EXPORTER = "db-exporter"
-LOAD_STANDIN = "load-standin"
-BACKUP_STANDIN = "backup-standin"
 BACKUP_TEXTFILE = "backup-textfile"
 PROMETHEUS = "prometheus"
-ALL = (*PG_EXPORTERS, DB_EXPORTER, LOAD_STANDIN, BACKUP_STANDIN, BACKUP_TEXTFILE, PROMETHEUS)
+ALL = (*PG_EXPORTERS, DB_EXPORTER, BACKUP_TEXTFILE, PROMETHEUS)
 
 
 def _binary(*names: str) -> str:
@@ -78,7 +76,7 @@ class LocalMonitor:
 
     def up(self, progress: Callable[[str], None] = lambda _: None) -> list[str]:
         """Start what is not running (a running Prometheus reloads the rewritten config);
-        returns the stand-ins serving (none when the real load and backup services listen)."""
+        returns the feeds not running (none when the real load and backup services run)."""
         if not self.cluster.members():
             raise HotelError("the cluster is not running: start it with `hotel cluster up`")
         prometheus = _binary("prometheus")
@@ -106,7 +104,7 @@ class LocalMonitor:
             argv = [*module, "db-exporter", "--host", mon.db_exporter.host]
             argv += ["--port", str(mon.db_exporter.port)]
             self.cluster._spawn(DB_EXPORTER, argv, {**env, "HOTEL_DATABASE_URL": self._url()})
-        standins = self._start_feeds(module, env, running)
+        absent = self._start_feeds(module, env, running)
         progress("starting Prometheus")
         if PROMETHEUS in running:
             self.cluster._signal_group(running[PROMETHEUS], signal.SIGHUP)
@@ -124,29 +122,28 @@ class LocalMonitor:
             )
         # Ready comes before the first target sync: wait for the targets as well.
         eventually(lambda: self.ready() and self.targets(), 30, "Prometheus and its targets")
-        return standins
+        return absent
 
     def _start_feeds(
         self, module: list[str], env: dict[str, str], running: dict[str, int]
     ) -> list[str]:
-        """The load and backup ports: left alone when the real service listens there; else,
-        for backups, the tool's backup.prom if it wrote one, else a stand-in. Returns the
-        stand-ins serving."""
+        """The load and backup targets are the real services. Backups: when nothing serves the
+        port but the tool wrote <state>/metrics/backup.prom, serve that file (Prometheus reads
+        no files). Returns the feeds absent: their targets stay down and their panels empty
+        (never synthetic figures) until `hotel load` / `hotel backup` run."""
         mon = self.monitoring
-        backup_args = ["standin", "--backup-port", str(mon.backup.port)]
-        backup = BACKUP_STANDIN
-        if self.metrics_dir and (self.metrics_dir / "backup.prom").is_file():
-            backup = BACKUP_TEXTFILE
-            backup_args = ["textfile-exporter", "--directory", str(self.metrics_dir)]
-            backup_args += ["--port", str(mon.backup.port)]
-        for name, endpoint, args in (
-            (LOAD_STANDIN, mon.load, ["standin", "--load-port", str(mon.load.port)]),
-            (backup, mon.backup, backup_args),
-        ):
-            if name not in running and port_owner(endpoint.port) is None:
-                self.cluster._spawn(name, [*module, *args, "--host", endpoint.host], env)
-                running[name] = 0
-        return [name for name in (LOAD_STANDIN, BACKUP_STANDIN) if name in running]
+        textfile = self.metrics_dir is not None and (self.metrics_dir / "backup.prom").is_file()
+        if textfile and BACKUP_TEXTFILE not in running and port_owner(mon.backup.port) is None:
+            argv = [*module, "textfile-exporter", "--directory", str(self.metrics_dir)]
+            argv += ["--port", str(mon.backup.port), "--host", mon.backup.host]
+            self.cluster._spawn(BACKUP_TEXTFILE, argv, env)
+            running[BACKUP_TEXTFILE] = 0
+        absent = []
+        if port_owner(mon.load.port) is None:
+            absent.append("load (`hotel load`)")
+        if BACKUP_TEXTFILE not in running and port_owner(mon.backup.port) is None:
+            absent.append("backup (`hotel backup create` or `schedule`)")
+        return absent
 
     def _url(self) -> str:
         return self.cluster.primary_url()

@@ -2,15 +2,19 @@
 Patroni x3, HAProxy, etcd x3 and our db exporter; every alert expression and every dashboard
 panel evaluated through Prometheus' HTTP API.
 
-The load and backup targets are served by the STAND-IN of deploy/monitor/standin.py until
-`hotel load` and the backup exporter are merged: the panels marked source="load"/"backup" in
-deploy/monitor/dashboards.py are the ones that then switch to the real services.
+The load and backup targets are the real services: a short `hotel load` run (on a database
+of its own, so the db exporter's exact figures below stay exact) and the backup.prom of a real
+pgBackRest full backup; no stand-in serves anything here.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -20,15 +24,20 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from deploy.backup.context import context_for_cluster
+from deploy.backup.jobs import run_backup
 from deploy.cluster.local import LocalCluster, eventually
 from deploy.migrations import migrate
 from deploy.monitor.dashboards import DASHBOARDS, Dashboard, Panel
 from deploy.monitor.local import LocalMonitor
 from deploy.monitor.targets import rules_dir
 from hotel_models import operations as ops
+from seeding.bulk import load as seed
+from seeding.plan import SCALES
 from tests.models.conftest import make_world
 
 pytestmark = pytest.mark.cluster
@@ -40,9 +49,10 @@ EXPECTED_TARGETS = {
     "haproxy": 1,
     "etcd": 3,
     "hotel_db": 1,
-    "hotel_load": 1,  # stand-in unless `hotel load` listens on its port
-    "hotel_backup": 1,  # stand-in unless the backup exporter listens on its port
+    "hotel_load": 1,
+    "hotel_backup": 1,
 }
+LOAD_DATABASE = "hotel_load"
 
 
 def live_data(cluster: LocalCluster) -> None:
@@ -66,12 +76,54 @@ def live_data(cluster: LocalCluster) -> None:
         engine.dispose()
 
 
+def start_load(cluster: LocalCluster, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """`hotel load` at a gentle rate on its own seeded database, serving metrics on `port`."""
+    url = make_url(cluster.primary_url())
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{LOAD_DATABASE}"'))
+    admin.dispose()
+    load_url = url.set(database=LOAD_DATABASE).render_as_string(hide_password=False)
+    migrate(load_url, "head")
+    seed(load_url, SCALES["tiny"], locale="en_US")
+    argv = [sys.executable, "-c", "from deploy.cli import main; main()", "load"]
+    argv += ["--rate", "5", "--duration", "900", "--metrics-port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            argv, env={**os.environ, "HOTEL_DATABASE_URL": load_url}, stdout=out, stderr=out
+        )
+
+    def serving() -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    eventually(serving, 60, f"hotel load to serve metrics on {port} (log: {log})", interval=0.5)
+    return process
+
+
 @pytest.fixture(scope="module")
-def monitor(ha_cluster: LocalCluster) -> Iterator[LocalMonitor]:
-    live_data(ha_cluster)
-    monitor = LocalMonitor(ha_cluster)
+def feeds(ha_cluster: LocalCluster) -> Iterator[Path]:
+    """The real load service running, and a real full backup's metrics in <state>/metrics."""
+    state = Path(tempfile.mkdtemp(prefix="hotel-monitor-feeds-", dir="/var/tmp"))
+    state.chmod(0o755)
+    outcome = run_backup(context_for_cluster(ha_cluster, state, metrics_port=0), "full")
+    assert outcome.ok, outcome.message
+    port = LocalMonitor(ha_cluster).monitoring.load.port
+    load = start_load(ha_cluster, port, state / "load.log")
     try:
-        monitor.up()
+        yield state / "metrics"
+    finally:
+        load.terminate()
+        load.wait(timeout=60)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def monitor(ha_cluster: LocalCluster, feeds: Path) -> Iterator[LocalMonitor]:
+    live_data(ha_cluster)
+    monitor = LocalMonitor(ha_cluster, feeds)
+    try:
+        assert monitor.up() == [], "the real load and backup feeds must both be seen"
         yield monitor
     finally:
         monitor.down()
@@ -181,7 +233,7 @@ def test_dashboard_panel_returns_data(
 
 def test_up_again_keeps_every_process_and_reloads_prometheus(monitor: LocalMonitor) -> None:
     before = monitor.running()
-    assert monitor.up() == ["load-standin", "backup-standin"]
+    assert monitor.up() == []
     assert monitor.running() == before
     reloads = monitor.query('prometheus_config_last_reload_successful{job="prometheus"}')
     assert float(reloads[0]["value"][1]) == 1
@@ -219,8 +271,10 @@ def test_monitor_down_leaves_no_process(ha_cluster: LocalCluster, monitor: Local
     assert not Path(ha_cluster.root, "run", "prometheus.pid").exists()
 
 
-def test_backup_prom_is_served_instead_of_the_stand_in(ha_cluster: LocalCluster) -> None:
-    """A one-off backup leaves <state>/metrics/backup.prom: that, not the stand-in, is served."""
+def test_backup_prom_is_served_instead_of_the_stand_in(
+    ha_cluster: LocalCluster, feeds: Path
+) -> None:
+    """A one-off backup leaves <state>/metrics/backup.prom: that file is served."""
     metrics = Path(tempfile.mkdtemp(prefix="hotel-metrics-", dir="/var/tmp"))
     metrics.chmod(0o755)
     (metrics / "backup.prom").write_text(
@@ -230,7 +284,7 @@ def test_backup_prom_is_served_instead_of_the_stand_in(ha_cluster: LocalCluster)
     (metrics / "backup.prom").chmod(0o644)
     monitor = LocalMonitor(ha_cluster, metrics)
     try:
-        assert monitor.up() == ["load-standin"]
+        assert monitor.up() == []
 
         def served() -> bool:
             found = monitor.query('hotel_textfile_error{job="hotel_backup", file="backup.prom"}')
