@@ -8,10 +8,16 @@ STAMP := .venv/.installed
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-up: $(STAMP) ## Install what is missing, start the platform, migrate to head, print where it is
-	$(VENV)/hotel up
+up: $(STAMP) ## Install what is missing; the whole platform (HA stack, seeded, under load, monitored)
+	@if command -v etcd >/dev/null && { command -v haproxy || test -x /usr/sbin/haproxy; } >/dev/null \
+	    && command -v prometheus >/dev/null && $(VENV)/python -c "import patroni" 2>/dev/null; then \
+	  $(VENV)/hotel up --ha --seed demo --load --monitor; \
+	else \
+	  echo "the HA stack's packages are missing (run as root to install them): single embedded server"; \
+	  $(VENV)/hotel up --seed demo; \
+	fi
 
-down: ## Stop the platform (data kept)
+down: ## Stop everything `make up` started (data kept)
 	$(VENV)/hotel down
 
 test: $(STAMP) lint typecheck pytest ## Lint, type-check and run every test against real PostgreSQL

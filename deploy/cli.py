@@ -6,7 +6,12 @@ Every error a user can cause ends in one red line and exit code 1, never a trace
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +25,7 @@ from deploy.cluster.cli import cluster_app
 from deploy.embedded import EmbeddedPostgres
 from deploy.errors import HotelError
 from deploy.migration_ledger import RevisionState
+from deploy.monitor.targets import LOAD_METRICS_PORT
 from hotel_models.settings import SettingsError, get_settings
 from seeding.errors import SeedError
 
@@ -52,53 +58,172 @@ def publish_url(url: str) -> None:
     path.write_text(url + "\n")
 
 
+@dataclass(frozen=True)
+class Started:
+    url: str
+    secret: Path  # where the superuser password lives
+    offset: int  # the local stack's port offset (0 for the embedded server)
+
+
+def _start_embedded() -> Started:
+    server = local_server()
+    with console.status("starting the local PostgreSQL"):
+        server.init()
+        server.start()
+    return Started(server.url(), server.root / "superuser.password", 0)
+
+
+def _start_ha() -> Started:
+    from deploy.cluster.cli import cluster_up
+
+    cluster = cluster_up(offset=int(os.environ.get("HOTEL_CLUSTER_PORT_OFFSET", "0")))
+    return Started(cluster.primary_url(), cluster.root / "secrets.json", cluster.offset)
+
+
 @app.command()
 def up(
     ha: Annotated[
-        bool, typer.Option("--ha", help="Run the HA stack (hotel cluster up) instead.")
+        bool, typer.Option("--ha", help="The HA stack (etcd x3, Patroni x3, HAProxy).")
+    ] = False,
+    seed_scale: Annotated[
+        str | None,
+        typer.Option("--seed", help="Seed an empty database: tiny, demo or large."),
+    ] = None,
+    load: Annotated[
+        bool, typer.Option("--load", help="Run `hotel load` in the background (gentle rate).")
     ] = False,
     monitor: Annotated[
         bool,
         typer.Option("--monitor", help="With --ha: also Prometheus and the exporters."),
     ] = False,
 ) -> None:
-    """Start the local PostgreSQL under the state directory and migrate it to head (idempotent)."""
+    """Start the platform: PostgreSQL (the embedded server, or the HA stack with --ha) migrated
+    to head, optionally seeded, under load and monitored. Idempotent."""
     from deploy.migrations import migrate
 
-    if ha:
-        from deploy.cluster.cli import cluster_up
-
-        cluster = cluster_up(offset=int(os.environ.get("HOTEL_CLUSTER_PORT_OFFSET", "0")))
-        url = cluster.primary_url()
-        publish_url(url)
-        result = migrate(url, "head")
-        console.print(f"[green]up --ha[/]: migrated {result.before or 'empty'} -> {result.after}")
-        _print_status(url)
-        console.print(f"DSN (password in {cluster.root / 'secrets.json'}): {masked(url)}")
-        if monitor:
-            from deploy.monitor.cli import monitor_up
-
-            monitor_up()
-        return
-    if monitor:
+    if monitor and not ha:
         raise HotelError("--monitor needs --ha: monitoring watches the HA stack")
-    server = local_server()
-    with console.status("starting the local PostgreSQL"):
-        server.init()
-        server.start()
-    url = server.url()
-    publish_url(url)
-    result = migrate(url, "head")
+    started = _start_ha() if ha else _start_embedded()
+    publish_url(started.url)
+    result = migrate(started.url, "head")
     console.print(f"[green]up[/]: migrated {result.before or 'empty'} -> {result.after}")
-    _print_status(url)
-    console.print(f"DSN (password in {server.root / 'superuser.password'}): {masked(url)}")
+    if seed_scale is not None:
+        _seed_if_empty(started.url, seed_scale)
+    where = Table(title="hotel up", show_header=False)
+    where.add_row("database", f"{masked(started.url)} (password in {started.secret})")
+    if ha:
+        where.add_row("HAProxy stats", f"http://127.0.0.1:{7000 + started.offset}/")
+        where.add_row("backup", _first_backup())
+    if load:
+        port = LOAD_METRICS_PORT + started.offset
+        where.add_row("load", f"{_start_load(started.url, port)}; metrics :{port}/metrics")
+    if monitor:
+        from deploy.monitor.cli import monitor_up
+
+        where.add_row("Prometheus", monitor_up().prometheus_url)
+    _print_status(started.url)
+    console.print(where)
+
+
+def _seed_if_empty(url: str, scale: str) -> None:
+    from sqlalchemy import create_engine, pool, text
+
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        seeded = conn.execute(text("SELECT EXISTS (SELECT FROM rooms)")).scalar_one()
+    engine.dispose()
+    if seeded:
+        console.print("seed: the database has data already; left as it is")
+    else:
+        seed(scale=scale)
+
+
+def _first_backup() -> str:
+    """A fresh platform starts restorable: a full backup when the repository has none."""
+    from deploy.backup.context import context_from_settings
+    from deploy.backup.jobs import run_backup
+    from deploy.backup.physical import manifests
+
+    ctx = context_from_settings()
+    if manifests(ctx):
+        return f"{len(manifests(ctx))} in the repository (`hotel backup list`)"
+    with console.status("first full backup"):
+        outcome = run_backup(ctx, "full")
+    if not outcome.ok:
+        raise HotelError(f"the first full backup failed: {outcome.message}")
+    return f"first full backup taken ({outcome.duration:.0f} s; `hotel backup list`)"
+
+
+def _load_pid_file() -> Path:
+    return get_settings().state_dir / "load.pid"
+
+
+def _start_load(url: str, port: int) -> str:
+    """`hotel load` as a background service (its own session, so `hotel down` can stop it)."""
+    pid_file = _load_pid_file()
+    if pid_file.is_file() and _alive(int(pid_file.read_text())):
+        return f"running (pid {pid_file.read_text().strip()})"
+    log = get_settings().state_dir / "load.log"
+    argv = [sys.executable, "-c", "from deploy.cli import main; main()", "load"]
+    argv += ["--rate", "20", "--metrics-port", str(port)]
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            argv,
+            env={**os.environ, "HOTEL_DATABASE_URL": url},
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    pid_file.write_text(str(process.pid))
+    deadline = time.monotonic() + 60
+    while not _listening(port):  # monitoring, started next, then finds it serving
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise HotelError(f"the load service did not start: see {log}")
+        time.sleep(0.5)
+    return f"started (pid {process.pid}, log {log})"
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _stop_load() -> bool:
+    pid_file = _load_pid_file()
+    if not pid_file.is_file():
+        return False
+    pid = int(pid_file.read_text())
+    if _alive(pid):
+        os.killpg(pid, signal.SIGTERM)
+    pid_file.unlink()
+    return True
 
 
 @app.command()
 def down(
-    purge: Annotated[bool, typer.Option(help="Also delete the data directory.")] = False,
+    purge: Annotated[bool, typer.Option(help="Also delete data, logs and secrets.")] = False,
 ) -> None:
-    """Stop the local PostgreSQL (and with --purge delete its data)."""
+    """Stop what `hotel up` started: the load service, the HA stack with its monitoring, and the
+    embedded server (with --purge also delete their data)."""
+    from deploy.cluster.cli import local_cluster
+
+    if _stop_load():
+        console.print("[green]down[/]: stopped the load service")
+    cluster = local_cluster()
+    if cluster.exists():
+        from deploy.monitor.cli import local_monitor
+
+        local_monitor().down()
+        cluster.down(purge=purge)
+        console.print(f"[green]down[/]: stopped the HA stack{' and removed it' if purge else ''}")
     server = local_server()
     if purge:
         server.remove()
