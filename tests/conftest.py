@@ -64,15 +64,17 @@ def server_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def database_factory(server_url: str) -> Iterator[Callable[[], str]]:
-    """Creates empty databases on the test server; drops them all at the end."""
+def database_factory(server_url: str) -> Iterator[Callable[..., str]]:
+    """Creates databases on the test server, empty or copied from `template`; drops them all
+    at the end."""
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
     created: list[str] = []
 
-    def create() -> str:
+    def create(template: str | None = None) -> str:
         name = f"test_{uuid.uuid4().hex[:12]}"
+        copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
         created.append(name)
         return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 

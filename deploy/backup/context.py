@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from psycopg.conninfo import conninfo_to_dict
+
 from deploy.cluster.local import LocalCluster
 from deploy.cluster.topology import (
     STANZA,
@@ -179,6 +181,18 @@ def chown_to_server_user(path: Path) -> None:
     if os.geteuid() == 0:
         user = server_user()
         os.chown(path, user.pw_uid, user.pw_gid)
+
+
+def libpq_env(url: str) -> dict[str, str]:
+    """A DSN's parts as PG* variables, for libpq client tools: no password in argv."""
+    params = conninfo_to_dict(url)
+    return {
+        "PGHOST": str(params.get("host", "")),
+        "PGPORT": str(params.get("port", "")),
+        "PGUSER": str(params.get("user", "")),
+        "PGPASSWORD": str(params.get("password", "")),
+        "PGDATABASE": str(params.get("dbname", "")),
+    }
 
 
 def context_from_settings() -> BackupContext:

@@ -15,10 +15,10 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import make_url
 
+from deploy.backup.context import libpq_env
 from deploy.embedded import find_bin_dir
 from seeding.checker import check
 
@@ -87,16 +87,9 @@ def amcheck(url: str) -> list[str]:
     binary = find_bin_dir() / "pg_amcheck"
     if not binary.is_file() and not shutil.which("pg_amcheck"):
         return []
-    params = conninfo_to_dict(url)
-    env = {
-        **os.environ,
-        "PGHOST": str(params.get("host", "")),
-        "PGPORT": str(params.get("port", "")),
-        "PGUSER": str(params.get("user", "")),
-        "PGPASSWORD": str(params.get("password", "")),
-    }
+    env = {**os.environ, **libpq_env(url)}
     argv = [str(binary if binary.is_file() else "pg_amcheck"), "--install-missing"]
-    argv += ["-d", str(params.get("dbname", "postgres"))]
+    argv += ["-d", env["PGDATABASE"] or "postgres"]
     done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=Path("/"), env=env)
     if done.returncode == 0:
         return []

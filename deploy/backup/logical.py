@@ -20,7 +20,7 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict
 
-from deploy.backup.context import BackupContext
+from deploy.backup.context import BackupContext, libpq_env
 from deploy.embedded import find_bin_dir
 from deploy.errors import HotelError
 
@@ -61,13 +61,8 @@ def _sha256(path: Path) -> str:
 
 def _run(argv: list[str], url: str, stdout: Path | None = None) -> None:
     """A libpq client tool with the DSN's parts as PG* variables (no password in argv)."""
-    params = conninfo_to_dict(url)
     env = {
-        "PGHOST": str(params.get("host", "")),
-        "PGPORT": str(params.get("port", "")),
-        "PGUSER": str(params.get("user", "")),
-        "PGPASSWORD": str(params.get("password", "")),
-        "PGDATABASE": str(params.get("dbname", "")),
+        **libpq_env(url),
         "PGCONNECT_TIMEOUT": "10",
         "LC_ALL": "C.UTF-8",
         "PATH": "/usr/bin:/bin",
