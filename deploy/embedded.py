@@ -17,7 +17,9 @@ import shutil
 import socket
 import stat
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -28,6 +30,22 @@ SERVER_USER = "postgres"
 SUPERUSER = "postgres"
 DATABASE = "hotel"
 INSTALL_HINT = "apt-get install --no-install-recommends postgresql-15 postgresql-contrib"
+
+
+@contextmanager
+def throwaway_server(prefix: str = "hotel-pg-") -> Iterator[str]:
+    """A fresh instance in a temporary directory, removed afterwards (tests, benchmarks);
+    yields a superuser URL to its maintenance database."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)  # as root the server runs as `postgres`, which must reach it
+    server = EmbeddedPostgres(root / "pg")
+    try:
+        server.init()
+        server.start()
+        yield server.url("postgres")
+    finally:
+        server.remove()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def find_bin_dir() -> Path:

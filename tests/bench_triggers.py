@@ -13,22 +13,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shutil
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
-from pathlib import Path
 
 from alembic import command
 from sqlalchemy import Engine, create_engine, pool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from deploy.embedded import EmbeddedPostgres
+from deploy.embedded import throwaway_server
 from deploy.migrations import alembic_config
 from hotel_models import operations as ops
 from tests.models.conftest import World, make_world
@@ -39,16 +36,8 @@ def server() -> Iterator[str]:
     if url := os.environ.get("HOTEL_TEST_DATABASE_URL"):
         yield url
         return
-    root = Path(tempfile.mkdtemp(prefix="hotel-bench-"))
-    root.chmod(0o755)  # the server runs as `postgres` when we run as root
-    pg = EmbeddedPostgres(root / "pg")
-    pg.init()
-    pg.start()
-    try:
-        yield pg.url("postgres")
-    finally:
-        pg.remove()
-        shutil.rmtree(root, ignore_errors=True)
+    with throwaway_server("hotel-bench-") as url:
+        yield url
 
 
 def set_triggers(engine: Engine, enabled: bool) -> None:

@@ -4,11 +4,8 @@ HOTEL_TEST_DATABASE_URL for an existing one, HOTEL_TEST_BACKEND=docker for testc
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, pool, text
@@ -20,7 +17,7 @@ os.environ.pop("HOTEL_DATABASE_URL", None)
 os.environ["HOTEL_ANALYSTS"] = "ann,bob"
 os.environ["HOTEL_ANALYST_PASSWORD_ANN"] = uuid.uuid4().hex
 
-from deploy.embedded import EmbeddedPostgres
+from deploy.embedded import throwaway_server
 from deploy.migrations import alembic_config
 from hotel_models.settings import get_settings
 
@@ -51,16 +48,8 @@ def server_url() -> Iterator[str]:
     if os.environ.get("HOTEL_TEST_BACKEND") == "docker":
         yield from _docker_server()
         return
-    root = Path(tempfile.mkdtemp(prefix="hotel-pg-"))
-    root.chmod(0o755)  # the server runs as `postgres` when the tests run as root
-    server = EmbeddedPostgres(root / "pg")
-    server.init()
-    server.start()
-    try:
-        yield server.url("postgres")
-    finally:
-        server.remove()
-        shutil.rmtree(root, ignore_errors=True)
+    with throwaway_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
