@@ -11,7 +11,14 @@ from loadtest.db import LoadError
 
 DEFAULT_MIX = Path(__file__).with_name("default_mix.toml")
 JOURNEYS = ("guest_browse", "guest_booking", "partner", "analyst")
-GUEST_CHOICES = ("use_bonus_points", "add_services", "change_dates", "cancel", "review")
+GUEST_CHOICES = (
+    "manage_bookings",
+    "use_bonus_points",
+    "add_services",
+    "change_dates",
+    "cancel",
+    "review",
+)
 PAYMENT_OPTIONS = ("full", "partial", "on_arrival")
 
 

@@ -43,6 +43,18 @@ HOTEL_REVIEWS = """
 SELECT rating, comment, created_at FROM reviews WHERE hotel_id = %(hotel)s
 ORDER BY created_at DESC LIMIT 10"""
 
+# Manage bookings: a guest's history, newest first, then one booking by the code of its
+# confirmation email.
+USER_BOOKINGS = """
+SELECT b.id, b.code, b.check_in, b.check_out, b.status, b.total_price, h.name
+FROM bookings b JOIN rooms r ON r.id = b.room_id JOIN hotels h ON h.id = r.hotel_id
+WHERE b.user_id = %(user)s ORDER BY b.id DESC LIMIT 20"""
+BOOKING_BY_CODE = """
+SELECT b.id, b.check_in, b.check_out, b.guests, b.status, b.paid_state, b.total_price,
+       r.number, h.name, h.address
+FROM bookings b JOIN rooms r ON r.id = b.room_id JOIN hotels h ON h.id = r.hotel_id
+WHERE b.code = %(code)s"""
+
 # Price = nightly prices + the hotel's chosen active services - bonus points. Nothing is
 # inserted when the key is already there: a retry whose first attempt committed.
 INSERT_BOOKING = f"""

@@ -259,6 +259,25 @@ class Runner:
         offers, *_ = await self._search(intended)
         if offers:
             await self._view_hotel(self.rng.choice(offers[:5])[1])
+        if self.rng.random() < self.mix.guest.get("manage_bookings", 0):
+            await self._manage_bookings()
+
+    async def _manage_bookings(self) -> None:
+        """A guest opens their booking history, then one of those bookings by its code."""
+        user = {"user": self.rng.choice(self.catalog.users)}
+
+        async def history(conn: psycopg.AsyncConnection) -> list[tuple[Any, ...]]:
+            return await (await conn.execute(q.USER_BOOKINGS, user)).fetchall()
+
+        bookings = await self.step("my_bookings", self.replica, history)
+        if isinstance(bookings, Failed) or not bookings:
+            return
+        code = {"code": self.rng.choice(bookings)[1]}
+
+        async def by_code(conn: psycopg.AsyncConnection) -> tuple[Any, ...] | None:
+            return await (await conn.execute(q.BOOKING_BY_CODE, code)).fetchone()
+
+        await self.step("booking_by_code", self.replica, by_code)
 
     async def guest_booking(self, intended: float) -> None:
         rng, g = self.rng, self.mix.guest

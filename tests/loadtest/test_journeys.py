@@ -19,6 +19,8 @@ from tests.loadtest.conftest import ShortRun
 STEPS = {
     "search_availability",
     "view_hotel",
+    "my_bookings",
+    "booking_by_code",
     "create_booking",
     "pay",
     "cancel_booking",
