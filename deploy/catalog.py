@@ -108,7 +108,8 @@ SECTIONS: dict[str, str] = {
     "views": f"""
         SELECT n.nspname || '.' || c.relname, pg_get_viewdef(c.oid, true)
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('v', 'm') AND {_USER_NS}""",
+        WHERE c.relkind IN ('v', 'm') AND {_USER_NS}
+          AND {_NOT_EXTENSION.format(cls="'pg_class'", oid="c.oid")}""",
     "policies": """
         SELECT schemaname || '.' || tablename || '.' || policyname,
                permissive || ' ' || cmd || ' to ' || array_to_string(roles, ',')
