@@ -30,6 +30,10 @@ SERVER_USER = "postgres"
 SUPERUSER = "postgres"
 DATABASE = "hotel"
 INSTALL_HINT = "apt-get install --no-install-recommends postgresql-15 postgresql-contrib"
+# pg_stat_statements allocates its shared memory at server start, so it must be preloaded:
+# `hotel explain --top` and loadtest.statements read it (revision 0015 creates the extension).
+PRELOAD_KEY = "shared_preload_libraries"
+PRELOAD = f"{PRELOAD_KEY} = 'pg_stat_statements'"
 
 
 @contextmanager
@@ -198,6 +202,7 @@ class EmbeddedPostgres:
             "max_connections = 200",
             "shared_buffers = 256MB",
             "log_min_messages = warning",
+            PRELOAD,
             *settings,
         ]
         auto_conf = self.data_dir / "postgresql.auto.conf"
@@ -215,6 +220,9 @@ class EmbeddedPostgres:
         return result.returncode == 0
 
     def start(self) -> None:
+        """Start the instance (no-op if running) with the settings of the current code."""
+        if self._add_missing_preload() and self.running():
+            self.stop()  # a postmaster setting: only a restart applies it (once, on upgrade)
         if self.running():
             return
         self._run(
@@ -234,6 +242,20 @@ class EmbeddedPostgres:
         if not self.running():
             raise HotelError(f"PostgreSQL did not start: see {self.log_file}")
         self._ensure_database()
+
+    def _add_missing_preload(self) -> bool:
+        """An instance initialised before pg_stat_statements was preloaded gets the setting;
+        one that sets shared_preload_libraries itself (ALTER SYSTEM) is left alone. True if
+        it was added."""
+        auto_conf = self.data_dir / "postgresql.auto.conf"
+        if not auto_conf.is_file():
+            return False
+        text = auto_conf.read_text()
+        if PRELOAD_KEY in (line.split("=", 1)[0].strip() for line in text.splitlines()):
+            return False
+        separator = "" if text.endswith("\n") or not text else "\n"
+        self._append_as_server_user(auto_conf, f"{separator}{PRELOAD}\n")
+        return True
 
     def stop(self) -> None:
         if self.running():
