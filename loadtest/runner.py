@@ -25,6 +25,7 @@ import psycopg
 from loadtest import queries as q
 from loadtest.db import LoadError, Pool, classify
 from loadtest.mix import Mix
+from loadtest.statements import reset_at as reset_statements
 from loadtest.stats import Recorder
 
 T = TypeVar("T")
@@ -566,6 +567,9 @@ async def run(
             raise LoadError("the database is not migrated: run `hotel migrate head`") from exc
         except psycopg.Error as exc:
             raise LoadError(f"database error: {str(exc).strip().splitlines()[0]}") from exc
+        # pg_stat_statements from here on covers this run (`hotel explain --top`); a role
+        # that may not reset it leaves the figures cumulative, which the report records.
+        statements_reset = await asyncio.to_thread(reset_statements, options.url)
         run_id = "load-" + uuid.uuid4().hex[:10]
         runner = Runner(primary, replica, mix, recorder, catalog, run_id, options.seed)
         if on_start is not None:
@@ -600,6 +604,7 @@ async def run(
             "connections": options.connections,
             "run_id": run_id,
             "replica": options.replica_url is not None,
+            "statements_reset": statements_reset,
         },
         cpu,
     )

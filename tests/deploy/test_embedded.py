@@ -80,3 +80,21 @@ def test_an_instance_from_before_gets_the_preload_at_its_next_start(
     instance.start()
     assert started_at(url) == restarted, "an instance that has the setting is not restarted"
     assert preload_lines(instance) == [PRELOAD]
+
+
+def test_an_instance_that_sets_its_own_preload_is_left_alone(
+    instance: EmbeddedPostgres,
+) -> None:
+    from loadtest.statements import NOT_LOADED, StatementsUnavailable, reset, top
+
+    instance.init(settings=[f"{PRELOAD_KEY} = ''"])
+    instance.start()
+    url = instance.url(driver="postgresql")
+    assert show_preload(url) == ""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_stat_statements")  # works without the preload
+        assert reset(conn) is False
+        with pytest.raises(StatementsUnavailable) as raised:
+            top(conn)
+        assert str(raised.value) == NOT_LOADED
+        assert conn.execute("SELECT 1").fetchone() == (1,), "the connection is still usable"
