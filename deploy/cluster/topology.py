@@ -63,6 +63,11 @@ PG_PARAMETERS: dict[str, Any] = {
     # Logical snapshots are taken from a replica: keep the primary's vacuum from cancelling
     # a long pg_dump there.
     "hot_standby_feedback": "on",
+    # A postmaster parameter, in the local configuration rather than the DCS: Patroni applies
+    # it on every node at each start (`hotel cluster node` renders patroni.yml then), so an
+    # existing cluster gets it at its next restart, whereas bootstrap.dcs is read only once,
+    # when the cluster is created. pg_stat_statements: `hotel explain --top` (revision 0015).
+    "shared_preload_libraries": "pg_stat_statements",
 }
 # HAProxy health checks: a dead primary is marked DOWN after fall x inter (~1 s) and the new
 # one UP after a single good check; on-marked-down closes the sessions still pinned to it.

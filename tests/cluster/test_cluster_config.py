@@ -102,6 +102,18 @@ def test_zero_data_loss_and_fast_recovery_settings() -> None:
     assert "use-service prometheus-exporter if { path /metrics }" in cfg
 
 
+@pytest.mark.parametrize("target", ["local", "compose"])
+def test_every_node_preloads_pg_stat_statements(target: str, tmp_path: Path) -> None:
+    topo = local_topology(tmp_path) if target == "local" else compose_topology()
+    for node in topo.nodes:
+        config = yaml.safe_load(yaml.safe_dump(patroni_config(topo, node, CREDS)))
+        params = config["postgresql"]["parameters"]
+        assert params["shared_preload_libraries"] == "pg_stat_statements"
+        # The node's own config, applied at every start: bootstrap.dcs reaches new clusters only.
+        dcs_params = config["bootstrap"]["dcs"]["postgresql"]["parameters"]
+        assert "shared_preload_libraries" not in dcs_params
+
+
 def test_compose_files_render_from_the_topology() -> None:
     assert (COMPOSE_DIR / "haproxy.cfg").read_text() == compose_haproxy_cfg(), (
         "deploy/compose/haproxy.cfg is stale: run `hotel cluster render-compose`"
