@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from hotel_models.operations import STAY_PRICE
+from hotel_models.operations import STAY_PRICE, availability_sql
 
 
 def pg(sql: str) -> str:
@@ -16,18 +16,8 @@ def pg(sql: str) -> str:
 
 _STAY = pg(STAY_PRICE)
 
-SEARCH = f"""
-SELECT r.id, h.id, r.capacity, p.total
-FROM rooms r JOIN hotels h ON h.id = r.hotel_id
-CROSS JOIN LATERAL ({_STAY}) AS p
-WHERE h.city = %(city)s AND r.capacity >= %(guests)s AND r.status = 'available'
-  AND NOT EXISTS (
-    SELECT FROM bookings b
-    WHERE b.room_id = r.id AND b.status <> 'cancelled'
-      AND daterange(b.check_in, b.check_out, '[)')
-          && daterange(%(check_in)s, %(check_out)s, '[)'))
-ORDER BY p.total, r.id
-LIMIT 20"""
+# (room, hotel, hotel name, room type, capacity, rating, stay price), cheapest first.
+SEARCH = pg(availability_sql())
 
 HOTEL_ROOMS = """
 SELECT r.id, r.number, r.room_type, r.capacity, r.price,

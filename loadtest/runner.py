@@ -238,7 +238,13 @@ class Runner:
 
     async def _search(self, intended: float) -> tuple[list[tuple[Any, ...]], date, date, int]:
         city, check_in, check_out, guests = self._stay()
-        params = {"city": city, "check_in": check_in, "check_out": check_out, "guests": guests}
+        params = {
+            "city": city,
+            "check_in": check_in,
+            "check_out": check_out,
+            "guests": guests,
+            "limit": 20,
+        }
 
         async def search(conn: psycopg.AsyncConnection) -> list[tuple[Any, ...]]:
             return await (await conn.execute(q.SEARCH, params)).fetchall()
@@ -286,7 +292,7 @@ class Runner:
         if not offers:
             return
         # Most people take one of the cheapest: popular rooms collide, as in life.
-        room, hotel, _, price = offers[min(int(rng.expovariate(1 / 1.5)), len(offers) - 1)]
+        room, hotel, *_, price = offers[min(int(rng.expovariate(1 / 1.5)), len(offers) - 1)]
         if not await self._view_hotel(hotel):
             return
         user = rng.choice(self.catalog.users)
