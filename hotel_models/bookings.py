@@ -119,11 +119,17 @@ class Payment(IdMixin, CreatedMixin, Base):
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint("amount > 0", name="positive_amount"),
-        Index(None, "booking_id"),
+        # The foreign key, and what a booking has paid read index-only.
         Index(
-            "ix_payments_booking_id_completed",
+            "ix_payments_booking_id_covering",
             "booking_id",
-            postgresql_include=["amount"],
+            postgresql_include=["status", "amount"],
+        ),
+        # The revenue report: recent completed payments.
+        Index(
+            "ix_payments_completed_created_at",
+            "created_at",
+            postgresql_include=["booking_id", "amount"],
             postgresql_where=text("status = 'completed'"),
         ),
     )

@@ -40,6 +40,14 @@ class Room(IdMixin, CreatedMixin, Base):
             text("capacity DESC"),
             postgresql_include=["hotel_id"],
         ),
+        # The availability search: free rooms walked cheapest first, index-only.
+        Index(
+            "ix_rooms_available_price",
+            "price",
+            "id",
+            postgresql_include=["hotel_id", "capacity", "room_type"],
+            postgresql_where=text("status = 'available'"),
+        ),
     )
 
     # CASCADE: a hotel's rooms go with it; bookings (RESTRICT on room) stop that when
@@ -66,6 +74,12 @@ class RoomRate(IdMixin, Base):
         CheckConstraint("ends_on > starts_on", name="valid_period"),
         CheckConstraint("price >= 0", name="nonnegative_price"),
         Index(None, "room_id", "starts_on"),
+        # The rates inside a stay, among all rooms' (availability search).
+        Index(
+            "ix_room_rates_stay",
+            text("daterange(starts_on, ends_on, '[)')"),
+            postgresql_using="gist",
+        ),
     )
 
     room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
