@@ -398,6 +398,119 @@ def load(
 
 
 @app.command()
+def explain(
+    samples: Annotated[int, typer.Option(help="Parameter draws per statement.")] = 20,
+    query: Annotated[
+        list[str] | None, typer.Option(help="Only this catalogued statement (repeatable).")
+    ] = None,
+    seq_scan_rows: Annotated[
+        int, typer.Option(help="Flag a sequential scan of a table with more rows than this.")
+    ] = 10_000,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON (with the plans) for machines.")
+    ] = False,
+    top: Annotated[
+        int | None,
+        typer.Option(help="Instead: the N heaviest statements of the last load run."),
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 1 when anything is flagged.")] = False,
+) -> None:
+    """The query catalogue under EXPLAIN (ANALYZE, BUFFERS) on the seeded database: time,
+    rows, plan shape and buffers per statement, with big sequential scans and estimates off
+    by more than 10x flagged; or, with --top, pg_stat_statements since the last load run."""
+    import json
+
+    from deploy.migrations import require_url
+    from loadtest.catalogue import BY_NAME, CATALOGUE
+    from loadtest.db import LoadError
+
+    url = require_url()
+    try:
+        if top is not None:
+            _print_top(url, top, as_json)
+            return
+        unknown = sorted(set(query or ()) - BY_NAME.keys())
+        if unknown:
+            raise HotelError(
+                f"unknown statement {', '.join(unknown)}: known are {', '.join(BY_NAME)}"
+            )
+        from loadtest.explain import as_json as results_json
+        from loadtest.explain import explain as run_explain
+
+        chosen = [BY_NAME[name] for name in query] if query else list(CATALOGUE)
+        with console.status("explaining the catalogue"):
+            results = run_explain(url, chosen, samples=samples, seq_scan_rows=seq_scan_rows)
+    except LoadError as exc:
+        raise HotelError(str(exc)) from exc
+    if as_json:
+        print(json.dumps(results_json(results, with_plans=True), indent=2, default=str))
+    else:
+        table = Table(title=f"hotel explain ({samples} samples each; times are execution ms)")
+        for column in ("statement", "median", "p95", "rows", "plan", "hit", "read", "flags"):
+            numeric = column in ("median", "p95", "rows", "hit", "read")
+            table.add_column(column, justify="right" if numeric else "left", overflow="fold")
+        for r in results:
+            table.add_row(
+                r.name,
+                f"{r.median_ms:.2f}",
+                f"{r.p95_ms:.2f}",
+                str(r.rows),
+                "\n".join(r.shape),
+                str(r.shared_hit),
+                str(r.shared_read),
+                "[yellow]" + "\n".join(r.flags) + "[/]" if r.flags else "",
+            )
+        console.print(table)
+    flagged = [r.name for r in results if r.flags]
+    if strict and flagged:
+        raise HotelError(f"flagged: {', '.join(flagged)}")
+
+
+def _print_top(url: str, limit: int, as_json: bool) -> None:
+    import json
+
+    import psycopg
+
+    from loadtest.db import conninfo
+    from loadtest.statements import top as heaviest
+
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        result = heaviest(conn, limit)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "since": result.since.isoformat(),
+                    "total_ms": result.total_ms,
+                    "statements": [vars(s) for s in result.statements],
+                },
+                indent=2,
+            )
+        )
+        return
+    table = Table(
+        title=f"heaviest statements since {result.since:%Y-%m-%d %H:%M:%S %Z} "
+        f"({result.total_ms / 1000:.1f} s of execution in all)"
+    )
+    for column in ("share", "total ms", "calls", "mean ms", "rows", "hit", "read", "statement"):
+        table.add_column(
+            column, justify="left" if column == "statement" else "right", overflow="fold"
+        )
+    for s in result.statements:
+        table.add_row(
+            f"{s.share:.0%}",
+            f"{s.total_ms:.0f}",
+            str(s.calls),
+            f"{s.mean_ms:.2f}",
+            str(s.rows),
+            str(s.shared_blks_hit),
+            str(s.shared_blks_read),
+            s.query[:300],
+        )
+    console.print(table)
+
+
+@app.command()
 def seed(
     scale: Annotated[
         str, typer.Option(help="tiny (~1k bookings), demo (~50k) or large (1M, ~8M rows).")

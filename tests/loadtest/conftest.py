@@ -22,6 +22,7 @@ from loadtest.stats import Recorder
 EVERYTHING = Mix(
     journeys={"guest_browse": 10, "guest_booking": 50, "partner": 20, "analyst": 20},
     guest={
+        "manage_bookings": 0.5,
         "use_bonus_points": 1.0,
         "add_services": 0.7,
         "change_dates": 0.4,
