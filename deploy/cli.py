@@ -471,11 +471,14 @@ def _print_top(url: str, limit: int, as_json: bool) -> None:
 
     import psycopg
 
-    from loadtest.db import conninfo
+    from loadtest.db import conninfo, unreachable
     from loadtest.statements import top as heaviest
 
-    with psycopg.connect(conninfo(url), autocommit=True) as conn:
-        result = heaviest(conn, limit)
+    try:
+        with psycopg.connect(conninfo(url), autocommit=True, connect_timeout=5) as conn:
+            result = heaviest(conn, limit)
+    except psycopg.OperationalError as exc:
+        raise unreachable(exc) from None
     if as_json:
         print(
             json.dumps(

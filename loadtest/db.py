@@ -27,6 +27,11 @@ class LoadError(Exception):
     """Something the user can fix (bad option, unreachable or unseeded database)."""
 
 
+def unreachable(exc: psycopg.OperationalError) -> LoadError:
+    """What to say when a DSN cannot be reached: the first line of libpq's reason."""
+    return LoadError(f"cannot reach the database: {str(exc).strip().splitlines()[0]}")
+
+
 def conninfo(url: str) -> str:
     """A libpq URL from a SQLAlchemy one (postgresql+psycopg:// -> postgresql://)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

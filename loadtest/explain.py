@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 
 from loadtest.catalogue import CATALOGUE, Query, Sample, sample
-from loadtest.db import LoadError, conninfo
+from loadtest.db import LoadError, conninfo, unreachable
 
 SCAN_KINDS = {
     "Seq Scan": "seq",
@@ -205,7 +205,7 @@ def explain(
                 for s in statements
             ]
     except psycopg.OperationalError as exc:
-        raise LoadError(f"cannot connect to the database: {str(exc).strip()}") from None
+        raise unreachable(exc) from None
 
 
 def as_json(results: list[Explained], with_plans: bool = False) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from loadtest import queries as q
-from loadtest.db import LoadError, Pool, classify
+from loadtest.db import LoadError, Pool, classify, unreachable
 from loadtest.mix import Mix
 from loadtest.statements import reset_at as reset_statements
 from loadtest.stats import Recorder
@@ -567,8 +567,7 @@ async def run(
         try:
             catalog = await sample_catalog(primary)
         except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[0]
-            raise LoadError(f"cannot reach the database: {reason}") from exc
+            raise unreachable(exc) from exc
         except psycopg.errors.UndefinedTable as exc:
             raise LoadError("the database is not migrated: run `hotel migrate head`") from exc
         except psycopg.Error as exc:
