@@ -189,16 +189,18 @@ def explain(
     samples: int = 20,
     seq_scan_rows: int = 10_000,
     seed: int = 0,
+    data: Sample | None = None,
 ) -> list[Explained]:
     """Explain the catalogue on a seeded database (the DSN may SET ROLE to hotel_app and
-    analytic: the owner's or a superuser's)."""
+    analytic: the owner's or a superuser's). Pass `data` to draw the same parameters
+    again (before/after comparisons)."""
     if samples < 1:
         raise LoadError("--samples must be at least 1")
     try:
         with psycopg.connect(conninfo(url), options="-c jit=off", autocommit=True) as conn:
             if conn.execute("SELECT to_regclass('public.bookings')").fetchone() == (None,):
                 raise LoadError("the database is not migrated: run `hotel migrate head` first")
-            data = sample(url, seed)
+            data = data or sample(url, seed)
             big = table_sizes(conn, seq_scan_rows)
             return [
                 explain_statement(conn, s, data, samples=samples, big_tables=big, seed=seed)

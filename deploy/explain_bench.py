@@ -1,0 +1,126 @@
+"""Index benchmark: `python -m deploy.explain_bench [--scale large] [--samples 20] [--url URL]`.
+
+On one seeded database (a throwaway embedded server, seeded at --scale, unless --url names
+a seeded one at head), the query catalogue is explained twice with the same parameter draws:
+with the earlier system's indexes (revision 0015: 0005's review of its seven) and with
+revision 0016's. It prints both side by side with the issue's targets, and leaves the
+database at head. The database is VACUUMed first: index-only scans need the visibility map
+a settled production database has (autovacuum's work).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from deploy.embedded import throwaway_server
+from deploy.migrations import migrate
+from loadtest.catalogue import sample
+from loadtest.db import conninfo
+from loadtest.explain import Explained, explain
+from seeding.bulk import load
+from seeding.plan import SCALES
+
+BEFORE, AFTER = "0015", "head"
+# p95 objectives (ms) of the issue.
+TARGETS = {
+    "search_availability": 5.0,
+    "booking_by_code": 1.0,
+    "my_bookings": 1.0,
+    **dict.fromkeys(
+        (
+            "analytic_top_rooms",
+            "analytic_booking_status",
+            "analytic_top_spenders",
+            "analytic_best_hotel_amenities",
+            "analytic_available_rooms",
+            "analytic_price_histogram",
+        ),
+        200.0,
+    ),
+}
+
+
+@contextmanager
+def seeded_database(scale: str, console: Console) -> Iterator[str]:
+    with throwaway_server("hotel-explain-bench-") as server:
+        with psycopg.connect(conninfo(server), autocommit=True) as conn:
+            conn.execute('CREATE DATABASE "bench"')
+        url = make_url(server).set(database="bench").render_as_string(hide_password=False)
+        migrate(url, AFTER, on_wait=console.print)
+        with console.status(f"seeding {scale}"):
+            load(url, SCALES[scale], seed=0, locale="en_US")
+        yield url
+
+
+def _vacuum(url: str) -> None:
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+
+
+def run_bench(url: str, samples: int, console: Console) -> dict[str, tuple[Explained, Explained]]:
+    with console.status("VACUUM (ANALYZE)"):
+        _vacuum(url)
+    data = sample(url)
+    with console.status(f"explaining at {AFTER}"):
+        after = explain(url, samples=samples, data=data)
+    migrate(url, BEFORE, on_wait=console.print)
+    try:
+        with console.status(f"explaining at {BEFORE}"):
+            _vacuum(url)  # the downgrade's rebuilt indexes get their statistics
+            before = explain(url, samples=samples, data=data)
+    finally:
+        migrate(url, AFTER, on_wait=console.print)
+    pairs = {b.name: (b, a) for b, a in zip(before, after, strict=True)}
+    table = Table(title=f"hotel explain: indexes at {BEFORE} vs {AFTER} ({samples} samples, ms)")
+    table.add_column("statement", no_wrap=True)
+    for column in ("before p50", "before p95", "after p50", "after p95", "p95 speed-up"):
+        table.add_column(column, justify="right")
+    table.add_column("target p95", no_wrap=True)
+    for name, (b, a) in pairs.items():
+        target = TARGETS.get(name)
+        verdict = ""
+        if target is not None:
+            met = a.p95_ms <= target
+            verdict = f"{'[green]met' if met else '[red]not met'}[/] (<= {target:g})"
+        table.add_row(
+            name,
+            f"{b.median_ms:.2f}",
+            f"{b.p95_ms:.2f}",
+            f"{a.median_ms:.2f}",
+            f"{a.p95_ms:.2f}",
+            f"{b.p95_ms / a.p95_ms:.1f}x" if a.p95_ms else "",
+            verdict,
+        )
+    console.print(table)
+    console.print("plans that changed (the most common one of the samples):")
+    for name, (b, a) in pairs.items():
+        if b.shape != a.shape:
+            console.print(
+                f"{name}\n  before: {' | '.join(b.shape)}\n  after:  {' | '.join(a.shape)}"
+            )
+    return pairs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="large")
+    parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--url", help="a seeded database at head (default: a throwaway one)")
+    args = parser.parse_args()
+    console = Console(width=150)  # the table whole, in a terminal or a log file
+    if args.url:
+        run_bench(args.url, args.samples, console)
+        return
+    with seeded_database(args.scale, console) as url:
+        run_bench(url, args.samples, console)
+
+
+if __name__ == "__main__":
+    main()
