@@ -2,7 +2,13 @@
 
 from hotel_models.audit import AuditLog
 from hotel_models.base import Base
-from hotel_models.bookings import Booking, BookingService, BookingStatusHistory, Payment
+from hotel_models.bookings import (
+    Booking,
+    BookingService,
+    BookingStatusHistory,
+    GuestSpending,
+    Payment,
+)
 from hotel_models.guests import PaymentMethod, User, UserPaymentMethod
 from hotel_models.loyalty import BonusAccount, BonusTransaction, LoyaltyConfig
 from hotel_models.partners import Amenity, Hotel, HotelAmenity, Partner, PartnerType
@@ -21,6 +27,7 @@ __all__ = [
     "BookingService",
     "BookingStatusHistory",
     "Facility",
+    "GuestSpending",
     "Hotel",
     "HotelAmenity",
     "LoyaltyConfig",

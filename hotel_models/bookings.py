@@ -159,3 +159,17 @@ for statement in (
     BOOKING_CODE_FUNCTION,
 ):
     event.listen(Base.metadata, "before_create", DDL(statement.replace("%", "%%")))
+
+
+class GuestSpending(Base):
+    """What each guest has paid (completed payments), kept by the payment triggers (0017):
+    the top-spenders report reads it instead of joining every payment to its booking."""
+
+    __tablename__ = "guest_spending"
+    __table_args__ = (CheckConstraint("completed >= 0", name="nonnegative_completed"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    completed: Mapped[Decimal] = mapped_column(server_default=text("0"))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

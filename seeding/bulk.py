@@ -267,8 +267,8 @@ def copy_stream(
 
 
 def finish(conn: Connection, tables: dict[str, set[str]]) -> None:
-    """What the disabled triggers keep up to date as aggregates: ratings, balances; and
-    the identity sequences after explicit ids."""
+    """What the disabled triggers keep up to date as aggregates: ratings, balances, guest
+    spending; and the identity sequences after explicit ids."""
     if "reviews" in tables:
         conn.execute(
             text(
@@ -285,6 +285,20 @@ def finish(conn: Connection, tables: dict[str, set[str]]) -> None:
                 " SELECT account_id, sum(amount) AS balance FROM bonus_transactions"
                 " GROUP BY account_id) s"
                 " WHERE a.id = s.account_id AND a.balance <> s.balance"
+            )
+        )
+    if "guest_spending" in tables:
+        # Recomputed whole (--append adds to existing guests); changed when the last payment
+        # was made, as the trigger would have stamped it (and the same seed, the same rows).
+        conn.execute(
+            text(
+                "INSERT INTO guest_spending AS g (user_id, completed, updated_at)"
+                " SELECT b.user_id, sum(p.amount), max(p.created_at) FROM payments p"
+                " JOIN bookings b ON b.id = p.booking_id WHERE p.status = 'completed'"
+                " GROUP BY b.user_id"
+                " ON CONFLICT (user_id) DO UPDATE"
+                " SET completed = EXCLUDED.completed, updated_at = EXCLUDED.updated_at"
+                " WHERE g.completed <> EXCLUDED.completed"
             )
         )
     for table in COLUMNS:

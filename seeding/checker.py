@@ -47,6 +47,16 @@ RULES: dict[str, tuple[tuple[str, ...], str]] = {
              GROUP BY account_id) s ON s.account_id = a.id
            WHERE a.balance <> coalesce(s.total, 0)""",
     ),
+    "spending_not_payments_sum": (
+        ("guest_spending", "payments", "bookings"),
+        """SELECT 'guest ' || coalesce(g.user_id, s.user_id), 'spending '
+                  || coalesce(g.completed, 0) || ', completed payments ' || coalesce(s.paid, 0)
+           FROM guest_spending g FULL JOIN (
+             SELECT b.user_id, sum(p.amount) AS paid
+             FROM payments p JOIN bookings b ON b.id = p.booking_id
+             WHERE p.status = 'completed' GROUP BY b.user_id) s ON s.user_id = g.user_id
+           WHERE coalesce(g.completed, 0) <> coalesce(s.paid, 0)""",
+    ),
     "negative_balance": (
         ("bonus_accounts",),
         "SELECT 'bonus account ' || id, 'balance ' || balance FROM bonus_accounts "

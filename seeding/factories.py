@@ -27,6 +27,7 @@ from hotel_models import (
     BookingService,
     BookingStatusHistory,
     Facility,
+    GuestSpending,
     Hotel,
     HotelAmenity,
     LoyaltyConfig,
@@ -328,6 +329,26 @@ class PaymentFactory(BaseFactory):
     status = PaymentStatus.COMPLETED
 
 
+class GuestSpendingFactory(BaseFactory):
+    """Spending is kept by the database: this makes a completed payment and returns its
+    guest's row (a hand-made row would contradict the payments)."""
+
+    class Meta:
+        model = GuestSpending
+
+    class Params:
+        payment = factory.SubFactory(PaymentFactory)
+
+    user_id = factory.SelfAttribute("payment.booking.user.id")
+
+    @classmethod
+    def _create(cls, model_class: type[GuestSpending], *args: Any, **kwargs: Any) -> GuestSpending:
+        session: Session = cls._meta.sqlalchemy_session  # type: ignore[attr-defined]
+        row = session.get(model_class, kwargs["user_id"], populate_existing=True)
+        assert row is not None, "the spending trigger wrote no row"
+        return row
+
+
 class BonusAccountFactory(BaseFactory):
     """Balance 0: it only moves through ledger entries."""
 
@@ -410,6 +431,7 @@ FACTORIES: tuple[type[BaseFactory], ...] = (
     BookingServiceFactory,
     BookingStatusHistoryFactory,
     PaymentFactory,
+    GuestSpendingFactory,
     BonusAccountFactory,
     BonusTransactionFactory,
     LoyaltyConfigFactory,

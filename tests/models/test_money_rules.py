@@ -208,3 +208,28 @@ def test_the_earn_rate_is_configured_in_the_database(session: Session, world: Wo
     with pytest.raises(DBAPIError, match="permission denied"):
         sql(session, "UPDATE loyalty_config SET earn_percent = 100")
     savepoint.rollback()
+
+
+def spending(session: Session, guest: int) -> int:
+    row = sql(session, "SELECT completed FROM guest_spending WHERE user_id = :u", u=guest)
+    return int(row.scalar() or 0)
+
+
+def test_guest_spending_follows_completed_payments(session: Session, world: World) -> None:
+    """Completions add, refunds and failed payments do not, a booking that changes hands
+    takes its payments along: always the sum of the guest's completed payments."""
+    as_app(session)
+    guest, other = world.guest.id, world.other_guest.id
+    booking = insert_booking(session, world, "2031-05-01", "2031-05-03", total_price=300)
+    pay(session, world, booking, 40, status="failed")
+    pending = pay(session, world, booking, 60, status="pending")
+    assert spending(session, guest) == 0
+    pay(session, world, booking, 100)
+    assert spending(session, guest) == 100
+    sql(session, "UPDATE payments SET status = 'completed' WHERE id = :id", id=pending)
+    assert spending(session, guest) == 160
+    refunded = pay(session, world, booking, 50)
+    sql(session, "UPDATE payments SET status = 'refunded' WHERE id = :id", id=refunded)
+    assert spending(session, guest) == 160
+    sql(session, "UPDATE bookings SET user_id = :o WHERE id = :b", o=other, b=booking)
+    assert (spending(session, guest), spending(session, other)) == (0, 160)

@@ -38,6 +38,10 @@ def refused(session: Session, sql: str, sqlstate: str = DENIED) -> None:
             id="history-insert",
         ),
         pytest.param("DELETE FROM booking_status_history", id="history-delete"),
+        pytest.param("UPDATE guest_spending SET completed = 0", id="spending-update"),
+        pytest.param(
+            "INSERT INTO guest_spending (user_id, completed) VALUES (1, 1)", id="spending-insert"
+        ),
         pytest.param("UPDATE alembic_version SET version_num = '0001'", id="alembic-version"),
     ],
 )

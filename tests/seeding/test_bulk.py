@@ -92,6 +92,8 @@ BREAKAGES = {
     "WHERE id = (SELECT min(id) FROM bookings)",
     "balance_not_ledger_sum": "UPDATE bonus_accounts SET balance = balance + 1 "
     "WHERE id = (SELECT min(id) FROM bonus_accounts)",
+    "spending_not_payments_sum": "UPDATE guest_spending SET completed = completed + 1 "
+    "WHERE user_id = (SELECT min(user_id) FROM guest_spending)",
     "payments_over_total": "UPDATE payments SET amount = amount + 1000000 "
     "WHERE id = (SELECT min(id) FROM payments WHERE status = 'completed')",
     "missing_status_history": "DELETE FROM booking_status_history WHERE id = ("
@@ -160,6 +162,7 @@ DERIVED = {
     "payments": "booking_id, method_id, amount, status",
     "bonus_transactions": "account_id, booking_id, amount, kind",
     "bonus_accounts": "id, user_id, balance",
+    "guest_spending": "user_id, completed",
     "reviews": "booking_id, user_id, hotel_id, rating, comment",
     "hotels": "id, name, city, stars, rating",
 }

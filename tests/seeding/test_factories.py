@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from hotel_models import BonusAccount, Booking, BookingStatusHistory, Hotel
+from hotel_models import BonusAccount, Booking, BookingStatusHistory, GuestSpending, Hotel
 from hotel_models.enums import BookingStatus, PaidState
 from seeding.checker import check
 from seeding.factories import (
@@ -49,7 +49,10 @@ def test_bookings_reach_a_status_through_the_machine(
 def test_derived_state_follows_the_factories(factories: Session) -> None:
     payment = PaymentFactory.create()
     factories.expire_all()
-    assert factories.get(Booking, payment.booking_id).paid_state == PaidState.PAID  # type: ignore[union-attr]
+    booking = factories.get(Booking, payment.booking_id)
+    assert booking.paid_state == PaidState.PAID  # type: ignore[union-attr]
+    spent = factories.get(GuestSpending, booking.user_id)  # type: ignore[union-attr]
+    assert spent.completed == payment.amount  # type: ignore[union-attr]
     entry = BonusTransactionFactory.create()
     factories.expire_all()
     assert factories.get(BonusAccount, entry.account_id).balance == 500  # type: ignore[union-attr]
