@@ -202,6 +202,10 @@ class EmbeddedPostgres:
             "max_connections = 200",
             "shared_buffers = 256MB",
             "log_min_messages = warning",
+            # SSD or page cache: a random read costs about a sequential one (the default 4
+            # is for spinning disks, and has small cities' searches read all rooms).
+            # The cluster sets the same (deploy/cluster/topology.py PG_PARAMETERS).
+            "random_page_cost = 1.1",
             PRELOAD,
             *settings,
         ]

@@ -63,6 +63,9 @@ PG_PARAMETERS: dict[str, Any] = {
     # Logical snapshots are taken from a replica: keep the primary's vacuum from cancelling
     # a long pg_dump there.
     "hot_standby_feedback": "on",
+    # SSD or page cache: a random read costs about a sequential one (the embedded server
+    # sets the same; the default 4 is for spinning disks).
+    "random_page_cost": "1.1",
     # A postmaster parameter, in the local configuration rather than the DCS: Patroni applies
     # it on every node at each start (`hotel cluster node` renders patroni.yml then), so an
     # existing cluster gets it at its next restart, whereas bootstrap.dcs is read only once,
