@@ -69,6 +69,8 @@ class Query:
     # each of `indexes` appears in its plan (tests/loadtest/test_plans.py).
     lookup: bool = False
     indexes: tuple[str, ...] = ()
+    # Tables it reads whole by design (a report over every row): no seq-scan flag for them.
+    whole: tuple[str, ...] = ()
 
 
 def _hotel(s: Sample, rng: random.Random) -> dict[str, Any]:
@@ -149,6 +151,12 @@ def _city(s: Sample, rng: random.Random) -> dict[str, Any]:
 def _none(s: Sample, rng: random.Random) -> dict[str, Any]:
     return {}
 
+
+# Reports that read every row of a table by nature (any index would be read whole too).
+WHOLE = {
+    "analytic_booking_status": ("bookings",),  # counts and sums every booking
+    "analytic_top_spenders": ("guest_spending",),  # ranks every guest
+}
 
 CATALOGUE: tuple[Query, ...] = (
     Query(
@@ -280,6 +288,7 @@ CATALOGUE: tuple[Query, ...] = (
                 "analytic_available_rooms": lambda s, rng: s.price_range(rng),
             }.get(name, _none),
             role="analytic",
+            whole=WHOLE.get(name, ()),
         )
         for name, sql in q.ANALYTIC.items()
     ),

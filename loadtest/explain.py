@@ -161,7 +161,7 @@ def explain_statement(
     all_scans = {s for r in timed for s in scans(r["Plan"])}
     out.indexes = sorted({name for s in all_scans if s.index for name in s.index.split(",")})
     for s in sorted(all_scans, key=str):
-        if s.kind == "seq" and big_tables.get(s.table, 0) > 0:
+        if s.kind == "seq" and big_tables.get(s.table, 0) > 0 and s.table not in statement.whole:
             out.flags.append(f"seq scan on {s.table} ({big_tables[s.table]:,} rows)")
     estimates = [e for e in (worst_estimate(r["Plan"]) for r in timed) if e is not None]
     if estimates:
