@@ -64,7 +64,6 @@ class Query:
     sql: str
     params: Params
     role: str = "hotel_app"
-    writes: bool = False  # explained inside a transaction that is rolled back
     # A point or range lookup: never a sequential scan of bookings, payments or rooms, and
     # each of `indexes` appears in its plan (tests/loadtest/test_plans.py).
     lookup: bool = False
@@ -205,7 +204,6 @@ CATALOGUE: tuple[Query, ...] = (
         "create_booking",
         q.INSERT_BOOKING,
         _new_booking,
-        writes=True,
         lookup=True,
         indexes=("uq_bookings_idempotency_key",),
     ),
@@ -214,7 +212,6 @@ CATALOGUE: tuple[Query, ...] = (
         "create_booking",
         q.INSERT_BOOKING_SERVICES,
         _new_booking,
-        writes=True,
         lookup=True,
         indexes=("uq_bookings_idempotency_key",),
     ),
@@ -231,7 +228,6 @@ CATALOGUE: tuple[Query, ...] = (
         "pay",
         q.PAY_DUE,
         _pay,
-        writes=True,
         lookup=True,
         indexes=("ix_payments_booking_id_covering",),
     ),
@@ -240,7 +236,6 @@ CATALOGUE: tuple[Query, ...] = (
         "pay",
         q.MOVE,
         lambda s, rng: {**_pending(s, rng), "to": "cancelled", "from": ["pending", "confirmed"]},
-        writes=True,
         lookup=True,
     ),
     Query(
@@ -251,15 +246,14 @@ CATALOGUE: tuple[Query, ...] = (
         lookup=True,
         indexes=("ix_bonus_transactions_booking_id",),
     ),
-    Query("change_dates", "change_dates", q.CHANGE_DATES, _change_dates, writes=True, lookup=True),
-    Query("add_review", "add_review", q.ADD_REVIEW, _review, writes=True, lookup=True),
-    Query("partner_add_room", "partner_add_room", q.PARTNER_ADD_ROOM, _partner_room, writes=True),
+    Query("change_dates", "change_dates", q.CHANGE_DATES, _change_dates, lookup=True),
+    Query("add_review", "add_review", q.ADD_REVIEW, _review, lookup=True),
+    Query("partner_add_room", "partner_add_room", q.PARTNER_ADD_ROOM, _partner_room),
     Query(
         "partner_change_price",
         "partner_change_price",
         q.PARTNER_CHANGE_PRICE,
         lambda s, rng: {**_hotel(s, rng), "factor": Decimal("1.05")},
-        writes=True,
         lookup=True,
     ),
     Query(
@@ -267,7 +261,6 @@ CATALOGUE: tuple[Query, ...] = (
         "partner_add_offer",
         q.PARTNER_ADD_OFFER,
         _partner_offer,
-        writes=True,
         lookup=True,
     ),
     Query(
@@ -275,7 +268,6 @@ CATALOGUE: tuple[Query, ...] = (
         "partner_add_service",
         q.PARTNER_ADD_SERVICE,
         _partner_service,
-        writes=True,
     ),
     *(
         Query(
