@@ -65,7 +65,7 @@ class Query:
     params: Params
     role: str = "hotel_app"
     # A point or range lookup: never a sequential scan of bookings, payments or rooms, and
-    # each of `indexes` appears in its plan (tests/loadtest/test_plans.py).
+    # each of `indexes` appears in its plan ("a|b": either; tests/loadtest/test_plans.py).
     lookup: bool = False
     indexes: tuple[str, ...] = ()
     # Tables it reads whole by design (a report over every row): no seq-scan flag for them.
@@ -164,7 +164,12 @@ CATALOGUE: tuple[Query, ...] = (
         q.SEARCH,
         _search,
         lookup=True,
-        indexes=("ix_rooms_available_price", "ex_bookings_no_overlap", "ix_room_rates_stay"),
+        # Free rooms walked cheapest first, or a small city's rooms hotel by hotel.
+        indexes=(
+            "ix_rooms_available_price|ix_rooms_hotel_id_price_desc",
+            "ex_bookings_no_overlap",
+            "ix_room_rates_stay",
+        ),
     ),
     Query(
         "hotel_rooms",
