@@ -43,6 +43,7 @@ class Booking(IdMixin, CreatedMixin, Base):
         CheckConstraint("bonus_points_used >= 0", name="nonnegative_points"),
         Index(None, "room_id", "check_in"),
         Index("ix_bookings_user_id_id", "user_id", "id"),
+        Index(None, "created_at"),  # bookings of the last minute (monitoring)
         # No double booking: live stays of one room never overlap (half-open ranges, so
         # back-to-back stays are fine; cancelled ones free their dates).
         ExcludeConstraint(

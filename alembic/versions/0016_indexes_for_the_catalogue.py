@@ -10,6 +10,8 @@ Added:
 - room_rates GiST (daterange(starts_on, ends_on)): the availability search finds the few
   rates inside a stay among all rooms' instead of scanning every rate (loadtest/catalogue.py
   `search_availability`; the EXCLUDE constraint's GiST already serves bookings per room).
+- bookings (created_at): the monitoring's bookings-per-minute reads the last minute, not every
+  booking, at every scrape (176 ms -> 0.05 ms on 1M bookings; found by `hotel explain --top`).
 - payments (created_at) INCLUDE (booking_id, amount) WHERE completed: the revenue report
   reads the last 90 days of completed payments index-only instead of every payment.
 Replaced (two indexes where one serves):
@@ -39,6 +41,7 @@ ADDED = {
         "(price, id) INCLUDE (hotel_id, capacity, room_type) WHERE status = 'available'",
     ),
     "ix_room_rates_stay": ("room_rates", "USING gist (daterange(starts_on, ends_on, '[)'))"),
+    "ix_bookings_created_at": ("bookings", "(created_at)"),
     "ix_payments_completed_created_at": (
         "payments",
         f"(created_at) INCLUDE (booking_id, amount) {COMPLETED}",
