@@ -469,16 +469,9 @@ def explain(
 def _print_top(url: str, limit: int, as_json: bool) -> None:
     import json
 
-    import psycopg
+    from loadtest.statements import top_at
 
-    from loadtest.db import conninfo, unreachable
-    from loadtest.statements import top as heaviest
-
-    try:
-        with psycopg.connect(conninfo(url), autocommit=True, connect_timeout=5) as conn:
-            result = heaviest(conn, limit)
-    except psycopg.OperationalError as exc:
-        raise unreachable(exc) from None
+    result = top_at(url, limit)
     if as_json:
         print(
             json.dumps(

@@ -15,7 +15,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from loadtest.db import APPLICATION_NAME, LoadError, conninfo
+from loadtest.db import APPLICATION_NAME, LoadError, conninfo, unreachable
 
 EXTENSION = "pg_stat_statements"
 NOT_INSTALLED = (
@@ -141,13 +141,27 @@ def top(conn: psycopg.Connection, limit: int = 10) -> Top:
     )
 
 
+def _connect(url: str) -> psycopg.Connection:
+    """A connection of its own, as the URL's login role (the load's sessions SET ROLE to the
+    service role, which may not reset)."""
+    return psycopg.connect(
+        conninfo(url), autocommit=True, connect_timeout=5, application_name=APPLICATION_NAME
+    )
+
+
 def reset_at(url: str) -> bool:
-    """`reset` on a connection of its own, as the URL's login role (the load's sessions
-    SET ROLE to the service role, which may not reset); False also when unreachable."""
+    """`reset` on a connection of its own; False also when unreachable."""
     try:
-        with psycopg.connect(
-            conninfo(url), autocommit=True, connect_timeout=5, application_name=APPLICATION_NAME
-        ) as conn:
+        with _connect(url) as conn:
             return reset(conn)
     except psycopg.OperationalError:
         return False
+
+
+def top_at(url: str, limit: int = 10) -> Top:
+    """`top` on a connection of its own; an unreachable server is a one-line LoadError."""
+    try:
+        with _connect(url) as conn:
+            return top(conn, limit)
+    except psycopg.OperationalError as exc:
+        raise unreachable(exc) from None

@@ -180,14 +180,14 @@ class DatabaseCollector(Collector):
         self._cached: dict[str, tuple[float, list[Metric]]] = {}
 
     def _run(self, name: str, query: Query, conn: Conn) -> list[Metric]:
+        interval = MIN_INTERVAL.get(name)
+        if interval is None:
+            return list(query(conn))
         now = self.clock()
         cached = self._cached.get(name)
-        if cached is not None and now - cached[0] < MIN_INTERVAL.get(name, 0.0):
-            return cached[1]
-        metrics = list(query(conn))
-        if name in MIN_INTERVAL:
-            self._cached[name] = (now, metrics)
-        return metrics
+        if cached is None or now - cached[0] >= interval:
+            cached = self._cached[name] = (now, list(query(conn)))
+        return cached[1]
 
     def collect(self) -> Iterator[Metric]:
         started = time.monotonic()
