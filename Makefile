@@ -22,9 +22,10 @@ down: ## Stop everything `make up` started (data kept)
 
 test: $(STAMP) lint typecheck pytest ## Lint, type-check and run every test against real PostgreSQL
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check; import layers (lint-imports)
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/lint-imports
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(VENV)/ruff check --fix .

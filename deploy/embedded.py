@@ -11,11 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pwd
 import secrets
 import shutil
-import socket
-import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -24,12 +21,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from deploy.errors import HotelError
+import psycopg
+from psycopg import sql
 
-SERVER_USER = "postgres"
+from deploy.process import (
+    SERVER_INSTALL_HINT,
+    chown_to_server_user,
+    free_port,
+    has_server_user,
+    last_line,
+    reachable_by_server_user,
+    run_as_server_user,
+    runs_as_server_user,
+)
+from hotel_models.errors import HotelError
+
 SUPERUSER = "postgres"
 DATABASE = "hotel"
-INSTALL_HINT = "apt-get install --no-install-recommends postgresql-15 postgresql-contrib"
 # pg_stat_statements allocates its shared memory at server start, so it must be preloaded:
 # `hotel explain --top` and loadtest.statements read it (revision 0015 creates the extension).
 PRELOAD_KEY = "shared_preload_libraries"
@@ -59,7 +67,7 @@ def find_bin_dir() -> Path:
         if not all((Path(override) / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
             raise HotelError(
                 f"HOTEL_PG_BIN_DIR={override} has no initdb/pg_ctl/postgres: point it at a "
-                f"PostgreSQL bin directory, or unset it and {INSTALL_HINT}"
+                f"PostgreSQL bin directory, or unset it and {SERVER_INSTALL_HINT}"
             )
         return Path(override)
     candidates = []
@@ -75,40 +83,9 @@ def find_bin_dir() -> Path:
     for directory in candidates:
         if all((directory / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
             return directory
-    raise HotelError(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {INSTALL_HINT}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _run_as_server_user() -> bool:
-    return os.geteuid() == 0
-
-
-def _has_server_user() -> bool:
-    try:
-        pwd.getpwnam(SERVER_USER)
-    except KeyError:
-        return False
-    return True
-
-
-def _reachable_by(path: Path, uid: int, gid: int) -> bool:
-    """Can uid/gid walk down to `path`? (Checks the execute bit of every ancestor.)"""
-    for parent in [*reversed(path.resolve().parents)]:
-        mode = parent.stat()
-        if mode.st_uid == uid:
-            needed = stat.S_IXUSR
-        elif mode.st_gid == gid:
-            needed = stat.S_IXGRP
-        else:
-            needed = stat.S_IXOTH
-        if not mode.st_mode & needed:
-            return False
-    return True
+    raise HotelError(
+        f"PostgreSQL server binaries (initdb, pg_ctl) not found: {SERVER_INSTALL_HINT}"
+    )
 
 
 @dataclass
@@ -142,15 +119,17 @@ class EmbeddedPostgres:
         if pointer.is_file():
             return cls(Path(pointer.read_text().strip()))
         root = state_dir.resolve() / "pg"
-        if _run_as_server_user():
-            user = pwd.getpwnam(SERVER_USER) if _has_server_user() else None
-            if user and not _reachable_by(state_dir.resolve(), user.pw_uid, user.pw_gid):
-                digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
-                root = Path("/var/tmp/hotel") / digest  # noqa: S108 (owned, 0700 inside)
-                root.parent.mkdir(parents=True, exist_ok=True)
-                root.parent.chmod(0o755)
-                state_dir.mkdir(parents=True, exist_ok=True)
-                pointer.write_text(str(root))
+        if (
+            runs_as_server_user()
+            and has_server_user()
+            and not reachable_by_server_user(state_dir.resolve())
+        ):
+            digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
+            root = Path("/var/tmp/hotel") / digest  # noqa: S108 (owned, 0700 inside)
+            root.parent.mkdir(parents=True, exist_ok=True)
+            root.parent.chmod(0o755)
+            state_dir.mkdir(parents=True, exist_ok=True)
+            pointer.write_text(str(root))
         return cls(root)
 
     # -- lifecycle -------------------------------------------------------------------
@@ -170,7 +149,7 @@ class EmbeddedPostgres:
         self._password_file.chmod(0o600)
         pwfile = self.root / ".initdb-pw"
         pwfile.write_text(password)
-        self._give_to_server_user(pwfile)
+        chown_to_server_user(pwfile)
         try:
             self._run(
                 [
@@ -210,7 +189,8 @@ class EmbeddedPostgres:
             *settings,
         ]
         auto_conf = self.data_dir / "postgresql.auto.conf"
-        self._append_as_server_user(auto_conf, "\n".join(conf) + "\n")
+        with auto_conf.open("a") as handle:
+            handle.write("\n".join(conf) + "\n")
         self._meta_file.write_text(json.dumps({"port": port}))
 
     def running(self) -> bool:
@@ -258,7 +238,8 @@ class EmbeddedPostgres:
         if PRELOAD_KEY in (line.split("=", 1)[0].strip() for line in text.splitlines()):
             return False
         separator = "" if text.endswith("\n") or not text else "\n"
-        self._append_as_server_user(auto_conf, f"{separator}{PRELOAD}\n")
+        with auto_conf.open("a") as handle:
+            handle.write(f"{separator}{PRELOAD}\n")
         return True
 
     def stop(self) -> None:
@@ -291,61 +272,28 @@ class EmbeddedPostgres:
         return f"{driver}://{SUPERUSER}:{password}@127.0.0.1:{self.port}/{database}"
 
     def _ensure_database(self) -> None:
-        import psycopg
-
         with psycopg.connect(self.url("postgres", driver="postgresql"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
             if exists.fetchone() is None:
-                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
 
     # -- running as the server user -------------------------------------------------------
 
-    def _server_user(self) -> pwd.struct_passwd:
-        try:
-            return pwd.getpwnam(SERVER_USER)
-        except KeyError:
-            raise HotelError(
-                f"running as root needs the '{SERVER_USER}' system user: {INSTALL_HINT}"
-            ) from None
-
     def _prepare_ownership(self) -> None:
-        if not _run_as_server_user():
+        if not runs_as_server_user():
             return
-        user = self._server_user()
-        if not _reachable_by(self.root, user.pw_uid, user.pw_gid):
+        if not reachable_by_server_user(self.root):
             raise HotelError(
-                f"{self.root} is not reachable by the '{SERVER_USER}' user that runs the server "
-                "as root: choose a state directory under a world-traversable path "
+                f"{self.root} is not reachable by the server user that runs PostgreSQL as "
+                "root: choose a state directory under a world-traversable path "
                 "(for example HOTEL_STATE_DIR=/var/tmp/hotel)"
             )
-        self._give_to_server_user(self.root)
-
-    def _give_to_server_user(self, path: Path) -> None:
-        if _run_as_server_user():
-            user = self._server_user()
-            os.chown(path, user.pw_uid, user.pw_gid)
-
-    def _append_as_server_user(self, path: Path, text: str) -> None:
-        with path.open("a") as handle:
-            handle.write(text)
+        chown_to_server_user(self.root)
 
     def _run(
         self, argv: list[str], *, what: str, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        server = self._server_user() if _run_as_server_user() else None
-        result = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "LC_ALL": "C.UTF-8"},
-            cwd="/",
-            check=False,
-            user=server.pw_uid if server else None,
-            group=server.pw_gid if server else None,
-            extra_groups=[] if server else None,
-        )
+        result = run_as_server_user(argv)
         if check and result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()
-            last = detail[-1] if detail else f"exit code {result.returncode}"
-            raise HotelError(f"{what} failed: {last} (log: {self.log_file})")
+            raise HotelError(f"{what} failed: {last_line(result)} (log: {self.log_file})")
         return result

@@ -12,6 +12,14 @@ from contextlib import contextmanager
 from sqlalchemy.exc import DBAPIError
 
 
+class HotelError(Exception):
+    """Something the user can fix; the message says what was wrong and how to fix it.
+
+    Every package raises it (or a subclass) for such failures, and `hotel` prints its message
+    as one line with exit code 1.
+    """
+
+
 class HotelRuleError(Exception):
     """A business rule refused the request; the message is meant for a person."""
 

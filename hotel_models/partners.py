@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, SmallInteger, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hotel_models.base import AccountMixin, Base, CreatedMixin, IdMixin
-
-if TYPE_CHECKING:
-    from hotel_models.rooms import Room, Service
 
 
 class PartnerType(IdMixin, Base):
@@ -59,8 +55,6 @@ class Hotel(IdMixin, CreatedMixin, Base):
     rating: Mapped[Decimal | None] = mapped_column(Numeric(3, 2))
 
     partner: Mapped[Partner] = relationship(back_populates="hotels", lazy="raise")
-    rooms: Mapped[list[Room]] = relationship(back_populates="hotel", lazy="raise")
-    services: Mapped[list[Service]] = relationship(back_populates="hotel", lazy="raise")
     amenities: Mapped[list[Amenity]] = relationship(secondary="hotel_amenities", lazy="raise")
 
 

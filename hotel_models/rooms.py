@@ -61,7 +61,7 @@ class Room(IdMixin, CreatedMixin, Base):
         pg_enum(RoomStatus, "room_status"), server_default=RoomStatus.AVAILABLE.value
     )
 
-    hotel: Mapped[Hotel] = relationship(back_populates="rooms", lazy="raise")
+    hotel: Mapped[Hotel] = relationship(lazy="raise")
     rates: Mapped[list[RoomRate]] = relationship(back_populates="room", lazy="raise")
     facilities: Mapped[list[Facility]] = relationship(secondary="room_facilities", lazy="raise")
 
@@ -125,4 +125,4 @@ class Service(IdMixin, CreatedMixin, Base):
     price: Mapped[Decimal]
     active: Mapped[bool] = mapped_column(server_default=true())
 
-    hotel: Mapped[Hotel] = relationship(back_populates="services", lazy="raise")
+    hotel: Mapped[Hotel] = relationship(lazy="raise")

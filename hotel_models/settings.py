@@ -1,4 +1,6 @@
-"""Every setting of the platform, read from HOTEL_* environment variables or a git-ignored .env.
+"""The core settings of the platform, read from HOTEL_* environment variables or a git-ignored
+.env: the database, the state directory, analysts, migrations, seeding. Settings of one concern
+live beside its code in the same style (deploy/backup/settings.py: HOTEL_BACKUP_*).
 
 Secrets (DSNs carry passwords) are SecretStr so they never show up in a repr or a log line,
 and none has a usable default: `.env.example` documents them.
@@ -10,16 +12,19 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from hotel_models.errors import HotelError
 
 ANALYST_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-class SettingsError(ValueError):
+class SettingsError(HotelError, ValueError):
     """A setting is missing or malformed; the message says which and how to fix it."""
 
 
@@ -65,48 +70,6 @@ class Settings(BaseSettings):
     )
     seed_locale: str = Field(default="ru_RU", description="Faker locale of seeded data.")
 
-    backup_target: Literal["local", "compose"] = Field(
-        default="local",
-        description="Which stack `hotel backup` serves: the local one under HOTEL_STATE_DIR "
-        "or the compose one (inside the db_backup container).",
-    )
-    backup_repo_path: Path | None = Field(
-        default=None,
-        description="pgBackRest repository of the local stack (pinned at the first "
-        "`hotel cluster up`); unset: <state>/cluster/backup-repo.",
-    )
-    backup_retention_full: int = Field(
-        default=2, ge=1, description="Full backups kept (pgBackRest repo1-retention-full)."
-    )
-    backup_retention_diff: int = Field(
-        default=6, ge=1, description="Differential backups kept (repo1-retention-diff)."
-    )
-    backup_logical_keep: int = Field(
-        default=7, ge=1, description="Good logical snapshots kept (newest first)."
-    )
-    backup_cron: str = Field(
-        default="0 1 * * *",
-        description="When the physical backup runs: full if the newest full is older than "
-        "HOTEL_BACKUP_FULL_EVERY_DAYS, else differential (the earlier BACKUP_INTERVAL_CRON).",
-    )
-    backup_full_every_days: float = Field(
-        default=7, gt=0, description="Age of the newest full backup that makes the next a full."
-    )
-    backup_logical_cron: str = Field(
-        default="30 1 * * *", description="When the logical snapshot (pg_dump) runs."
-    )
-    backup_verify_cron: str = Field(
-        default="0 4 * * *",
-        description="When the newest backup is restored into a scratch instance and checked.",
-    )
-    backup_metrics_port: int = Field(
-        default=9191,
-        ge=0,
-        le=65535,
-        description="Port `hotel backup schedule` serves metrics on (local stack: plus its "
-        "port offset; 0: no server, textfile only).",
-    )
-
     @property
     def local_url_file(self) -> Path:
         """Where `hotel up` publishes the DSN of the server it runs (mode 0600)."""
@@ -119,6 +82,22 @@ class Settings(BaseSettings):
         if self.local_url_file.is_file():
             return self.local_url_file.read_text().strip() or None
         return None
+
+    def require_database_url(self) -> str:
+        """The DSN every command works on, or one line saying how to get one."""
+        url = self.resolved_database_url()
+        if url is None:
+            raise SettingsError(
+                "no database: set HOTEL_DATABASE_URL, or run `hotel up` to start the local server"
+            )
+        try:
+            make_url(url)
+        except ArgumentError:
+            raise SettingsError(
+                "HOTEL_DATABASE_URL is not a valid URL: expected "
+                "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+            ) from None
+        return url
 
     def analyst_names(self) -> list[str]:
         names = [n.strip().lower() for n in self.analysts.split(",") if n.strip()]

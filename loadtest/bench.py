@@ -24,11 +24,11 @@ from sqlalchemy.engine import make_url
 
 from hotel_models.settings import get_settings
 from loadtest.db import LoadError, conninfo
-from loadtest.fixture import ensure_seeded
 from loadtest.metrics import Metrics
 from loadtest.mix import load_mix
 from loadtest.runner import Options, Result, run
 from loadtest.stats import Recorder
+from seeding.bulk import seed_if_empty
 
 
 def pgbench_path() -> str:
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     if url is None:
         sys.exit("error: no database: set HOTEL_DATABASE_URL or run `hotel up`")
     try:
-        ensure_seeded(url)
+        seed_if_empty(url)
         mix = load_mix()
         load1 = os.getloadavg()[0]
         # Maximum: closed loop, two users per connection so no connection ever idles.

@@ -11,7 +11,7 @@ from typing import Literal
 import psycopg
 from sqlalchemy.engine import make_url
 
-from hotel_models.errors import CONSTRAINTS
+from hotel_models.errors import CONSTRAINTS, HotelError
 
 APPLICATION_NAME = "hotel-load"
 # Lost connection, read-only (a demoted primary), admin/crash shutdown, cannot connect now,
@@ -23,7 +23,7 @@ CONFLICT_STATES = {"23P01", "23505", "23514", "23001"}
 Outcome = Literal["retry", "conflict", "error"]
 
 
-class LoadError(Exception):
+class LoadError(HotelError):
     """Something the user can fix (bad option, unreachable or unseeded database)."""
 
 

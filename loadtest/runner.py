@@ -24,7 +24,7 @@ import psycopg
 
 from loadtest import queries as q
 from loadtest.db import LoadError, Pool, classify, unreachable
-from loadtest.mix import Mix
+from loadtest.mix import Mix, load_mix
 from loadtest.statements import reset_at as reset_statements
 from loadtest.stats import Recorder
 
@@ -557,8 +557,6 @@ async def run(
     on_start: Callable[[Runner], None] | None = None,
 ) -> Result:
     """One load run; `stop` ends a run without a duration (the service mode)."""
-    from loadtest.mix import load_mix
-
     mix = options.mix or load_mix()
     stop = stop or asyncio.Event()
     primary = Pool(options.url, options.connections)

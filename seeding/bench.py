@@ -21,14 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import factory
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from seeding import bulk
+from seeding.factories import PaymentFactory, ReviewFactory, bind
 from seeding.plan import COLUMNS, SCALES, Planner, generate
 
-HOTEL = [sys.executable, "-c", "from deploy.cli import main; main()"]
+HOTEL = [sys.executable, "-m", "deploy"]
 SEEDED = tuple(COLUMNS)
 
 
@@ -60,10 +62,6 @@ def _new_database(server: str, env: dict[str, str], name: str) -> str:
 
 def factory_path(url: str, rounds: int) -> tuple[int, float]:
     """Rows/s of factories: each round a completed, paid, reviewed stay in a new hotel."""
-    import factory
-
-    from seeding.factories import PaymentFactory, ReviewFactory, bind
-
     before = _rows(url)
     engine = create_engine(url, poolclass=pool.NullPool)
     started = time.perf_counter()

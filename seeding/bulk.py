@@ -36,6 +36,7 @@ from seeding.plan import (
     FACILITIES,
     PARTNER_TYPES,
     PAYMENT_METHODS,
+    SCALES,
     Counts,
     Offsets,
     Planner,
@@ -349,3 +350,22 @@ def load(
         engine.dispose()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def is_seeded(url: str) -> bool:
+    """Has the migrated database at `url` any rooms? SeedError when it is not migrated."""
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT to_regclass('public.rooms')")).scalar_one() is None:
+                raise SeedError("the database is not migrated: run `hotel migrate head` first")
+            return bool(conn.execute(text("SELECT EXISTS (SELECT FROM rooms)")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def seed_if_empty(url: str, scale: str = "tiny") -> None:
+    """The data of the load tests and benchmarks (skewed like real data: popular cities and
+    hotels, seasons, cancellations, loyalty): seed an empty database once, reproducibly."""
+    if not is_seeded(url):
+        load(url, SCALES[scale], seed=0, locale="en_US")

@@ -14,7 +14,7 @@ down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# squawk findings this revision accepts, each with its reason (see deploy/migration_lint.py).
+# squawk findings this revision accepts, each with its reason (see deploy/migrate/lint.py).
 squawk_waivers = {
     "prefer-text-field": "only alembic_version's varchar(32), which Alembic itself defines",
     "prefer-bigint-over-smallint": "hotels.stars is 1..5 by CHECK; keys are bigint",

@@ -15,7 +15,7 @@ down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# squawk findings this revision accepts, each with its reason (see deploy/migration_lint.py).
+# squawk findings this revision accepts, each with its reason (see deploy/migrate/lint.py).
 squawk_waivers = {
     "prefer-bigint-over-smallint": "rooms.capacity is a small bounded count (CHECK >= 1)",
 }

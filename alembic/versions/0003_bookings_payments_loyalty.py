@@ -15,7 +15,7 @@ down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# squawk findings this revision accepts, each with its reason (see deploy/migration_lint.py).
+# squawk findings this revision accepts, each with its reason (see deploy/migrate/lint.py).
 squawk_waivers = {
     "prefer-bigint-over-smallint": "guests, quantity and rating are small bounded values",
     "prefer-bigint-over-int": "bonus_points_used is points spent on one booking, not a key",

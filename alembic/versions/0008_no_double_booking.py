@@ -17,7 +17,7 @@ down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# squawk findings this revision accepts, each with its reason (see deploy/migration_lint.py).
+# squawk findings this revision accepts, each with its reason (see deploy/migrate/lint.py).
 squawk_waivers = {
     "constraint-missing-not-valid": "EXCLUDE constraints cannot be added NOT VALID; building "
     "their GiST index is the validation, so on a large live table run this in a quiet window",

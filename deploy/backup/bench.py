@@ -8,6 +8,7 @@ seeded with `hotel seed --scale large` the same command measures the real schema
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -18,8 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from deploy.backup import physical
-from deploy.backup.context import BackupContext, chown_to_server_user
+from deploy.backup.context import BackupContext, context_from_settings
 from deploy.backup.integrity import verify_restored
+from deploy.process import chown_to_server_user
 
 BULK = """
 CREATE TABLE IF NOT EXISTS bench_bulk (
@@ -82,10 +84,6 @@ def run_bench(ctx: BackupContext, rows: int, console: Console) -> dict[str, floa
 
 
 def main() -> None:
-    import sys
-
-    from deploy.backup.context import context_from_settings
-
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_500_000
     run_bench(context_from_settings(), rows, Console())
 

@@ -1,7 +1,7 @@
 """`hotel backup ...`: take, list, verify and restore backups, and run their schedule.
 
 Every command serves the stack HOTEL_BACKUP_TARGET names (the local one by default); every
-failure a user can cause is a HotelError, printed as one line by deploy.cli.main.
+failure a user can cause is a HotelError, printed as one line by `hotel`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from deploy.backup import logical, physical
+from deploy.backup.bench import run_bench
 from deploy.backup.context import context_from_settings
-from deploy.errors import HotelError
+from deploy.backup.integrity import verify_restored
+from deploy.backup.jobs import Outcome, metrics_for, run_backup, run_verify
+from deploy.backup.schedule import Job, jobs, parse_cron, run_schedule
+from deploy.backup.settings import get_backup_settings
+from hotel_models.errors import HotelError
 
 backup_app = typer.Typer(
     help="Physical (pgBackRest) and logical backups: create, list, verify, restore, schedule.",
     no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
 )
 console = Console()
 
@@ -60,7 +64,6 @@ def create(
     ] = "full",
 ) -> None:
     """Take one backup now; its outcome goes to the metrics either way."""
-    from deploy.backup.jobs import run_backup
 
     ctx = context_from_settings()
     with console.status(f"{type_} backup"):
@@ -73,7 +76,6 @@ def create(
 @backup_app.command("list")
 def list_() -> None:
     """Every backup: type, time, size, duration, WAL range, verified or not."""
-    from deploy.backup import logical, physical
 
     ctx = context_from_settings()
     table = Table(title="hotel backups")
@@ -127,7 +129,6 @@ def verify(
 ) -> None:
     """pgBackRest checksums + a real restore into a scratch instance, row counts against the
     backup point and integrity checks; logical snapshots: checksums and pg_restore --list."""
-    from deploy.backup.jobs import run_verify
 
     ctx = context_from_settings()
     with console.status("verifying (restore into a scratch instance)"):
@@ -150,8 +151,6 @@ def restore(
     ] = None,
 ) -> None:
     """Point-in-time recovery into a new directory; never over a node or a non-empty DIR."""
-    from deploy.backup import physical
-    from deploy.backup.integrity import verify_restored
 
     when = parse_time(target_time) if target_time else None
     ctx = context_from_settings()
@@ -179,13 +178,10 @@ def schedule(
     ] = None,
 ) -> None:
     """Run the backup, logical snapshot and verify jobs on their cron schedules (foreground)."""
-    from deploy.backup.jobs import Outcome, metrics_for
-    from deploy.backup.schedule import Job, jobs, parse_cron, run_schedule
-    from hotel_models.settings import get_settings
 
-    settings = get_settings()
+    settings = get_backup_settings()
     stop = parse_time(until, "--until") if until else None
-    crons = (settings.backup_cron, settings.backup_logical_cron, settings.backup_verify_cron)
+    crons = (settings.cron, settings.logical_cron, settings.verify_cron)
     for name, expression in zip(
         ("HOTEL_BACKUP_CRON", "HOTEL_BACKUP_LOGICAL_CRON", "HOTEL_BACKUP_VERIFY_CRON"),
         crons,
@@ -194,7 +190,7 @@ def schedule(
         parse_cron(name, expression)
     ctx = context_from_settings()
     metrics = metrics_for(ctx)
-    plan = jobs(ctx, metrics, *crons, settings.backup_full_every_days)
+    plan = jobs(ctx, metrics, *crons, settings.full_every_days)
     port = ctx.metrics_port if metrics_port is None else metrics_port
     console.print(
         f"schedule: {', '.join(f'{j.name} [{j.cron}]' for j in plan)}; metrics "
@@ -223,6 +219,5 @@ def bench(
     rows: Annotated[int, typer.Option(help="Rows of bulk data generated first.")] = 1_500_000,
 ) -> None:
     """Full backup, verified restore and PITR times on the local stack with bulk data."""
-    from deploy.backup.bench import run_bench
 
     run_bench(context_from_settings(), rows, console)

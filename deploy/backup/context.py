@@ -4,7 +4,6 @@ for the compose one (inside the db_backup container), both from the shared topol
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from urllib.parse import quote
 
 from psycopg.conninfo import conninfo_to_dict
 
+from deploy.backup.settings import get_backup_settings
 from deploy.cluster.local import LocalCluster
 from deploy.cluster.topology import (
     STANZA,
@@ -21,9 +21,10 @@ from deploy.cluster.topology import (
     compose_topology,
     pgbackrest_config,
 )
-from deploy.embedded import SERVER_USER
-from deploy.errors import HotelError
-from deploy.monitor.targets import BACKUP_METRICS_PORT
+from deploy.process import chown_to_server_user, find_binary, run_as_server_user
+from hotel_models.errors import HotelError
+from hotel_models.settings import get_settings
+from monitor.targets import BACKUP_METRICS_PORT
 
 DATABASE = "hotel"
 PGBACKREST_HINT = "apt-get install --no-install-recommends pgbackrest"
@@ -96,10 +97,7 @@ class BackupContext:
             pgbackrest_config(self.topology, self.retention_full, self.retention_diff)
         )
         made.append(self.conf_path)
-        if os.geteuid() == 0:
-            user = server_user()
-            for path in made:
-                os.chown(path, user.pw_uid, user.pw_gid)
+        chown_to_server_user(*made)
 
     def pgbackrest(
         self, *args: str, timeout: float = 3600, check: bool = True
@@ -141,46 +139,7 @@ def error_line(done: subprocess.CompletedProcess[str]) -> str:
 
 
 def pgbackrest_binary() -> str:
-    for path in ("/usr/bin/pgbackrest", "/usr/local/bin/pgbackrest"):
-        if Path(path).is_file():
-            return path
-    raise HotelError(f"pgbackrest not found: {PGBACKREST_HINT}")
-
-
-def server_user() -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(SERVER_USER)
-    except KeyError:
-        raise HotelError(f"running as root needs the '{SERVER_USER}' system user") from None
-
-
-def run_as_server_user(
-    argv: list[str],
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-    timeout: float | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """PostgreSQL and pgBackRest refuse root (and must own what they write): drop to postgres."""
-    extra: dict[str, object] = {}
-    if os.geteuid() == 0:
-        user = server_user()
-        extra = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-    return subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd or "/",
-        timeout=timeout,
-        env={**os.environ, "LC_ALL": "C.UTF-8", **(env or {})},
-        **extra,  # type: ignore[call-overload]
-    )
-
-
-def chown_to_server_user(path: Path) -> None:
-    if os.geteuid() == 0:
-        user = server_user()
-        os.chown(path, user.pw_uid, user.pw_gid)
+    return find_binary("pgbackrest", hint=PGBACKREST_HINT)
 
 
 def libpq_env(url: str) -> dict[str, str]:
@@ -197,32 +156,31 @@ def libpq_env(url: str) -> dict[str, str]:
 
 def context_from_settings() -> BackupContext:
     """The stack `hotel backup` serves: the local one, or compose's (HOTEL_BACKUP_TARGET)."""
-    from hotel_models.settings import get_settings
-
-    settings = get_settings()
-    if settings.backup_target == "compose":
+    settings = get_backup_settings()
+    state_dir = get_settings().state_dir
+    if settings.target == "compose":
         password = os.environ.get("HOTEL_CLUSTER_SUPERUSER_PASSWORD")
         if not password:
             raise HotelError("set HOTEL_CLUSTER_SUPERUSER_PASSWORD (compose reads it from .env)")
         return BackupContext(
             compose_topology(),
             password,
-            state_dir=settings.state_dir.resolve(),
-            retention_full=settings.backup_retention_full,
-            retention_diff=settings.backup_retention_diff,
-            logical_keep=settings.backup_logical_keep,
-            metrics_port=settings.backup_metrics_port,
+            state_dir=state_dir.resolve(),
+            retention_full=settings.retention_full,
+            retention_diff=settings.retention_diff,
+            logical_keep=settings.logical_keep,
+            metrics_port=settings.metrics_port,
         )
-    cluster = LocalCluster.for_state_dir(settings.state_dir)
+    cluster = LocalCluster.for_state_dir(state_dir)
     if not cluster.exists():
         raise HotelError(f"no local cluster under {cluster.root}: run `hotel cluster up` first")
     return context_for_cluster(
         cluster,
-        settings.state_dir.resolve(),
-        settings.backup_retention_full,
-        settings.backup_retention_diff,
-        settings.backup_logical_keep,
-        settings.backup_metrics_port,
+        state_dir.resolve(),
+        settings.retention_full,
+        settings.retention_diff,
+        settings.logical_keep,
+        settings.metrics_port,
     )
 
 
@@ -235,9 +193,7 @@ def context_for_cluster(
     metrics_port: int | None = None,
 ) -> BackupContext:
     """The local stack's context; the metrics port follows the stack's port offset."""
-    from hotel_models.settings import get_settings
-
-    port = get_settings().backup_metrics_port if metrics_port is None else metrics_port
+    port = get_backup_settings().metrics_port if metrics_port is None else metrics_port
     return BackupContext(
         cluster.topology,
         cluster.credentials().superuser_password,

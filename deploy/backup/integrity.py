@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from deploy.backup.context import libpq_env
 from deploy.embedded import find_bin_dir
-from seeding.checker import check
+from hotel_models.checker import check
 
 TABLES = """
 SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

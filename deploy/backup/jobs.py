@@ -11,7 +11,7 @@ from typing import Literal
 from deploy.backup import logical, physical
 from deploy.backup.context import BackupContext
 from deploy.backup.metrics import BackupMetrics
-from deploy.errors import HotelError
+from hotel_models.errors import HotelError
 
 Kind = Literal["full", "diff", "incr", "logical"]
 

@@ -22,7 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from deploy.backup.context import BackupContext, libpq_env
 from deploy.embedded import find_bin_dir
-from deploy.errors import HotelError
+from hotel_models.errors import HotelError
 
 DUMP = "hotel.dump"
 GLOBALS = "globals.sql"

@@ -5,7 +5,6 @@ restore into a scratch instance (verify), and point-in-time recovery into a new 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -16,11 +15,16 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 
-from deploy.backup.context import BackupContext, chown_to_server_user, server_user
+from deploy.backup.context import BackupContext, error_line
 from deploy.backup.integrity import compare_counts, table_counts, verify_restored
 from deploy.backup.scratch import ScratchInstance
-from deploy.embedded import _reachable_by
-from deploy.errors import HotelError
+from deploy.process import (
+    chown_to_server_user,
+    reachable_by_server_user,
+    runs_as_server_user,
+    wait_until,
+)
+from hotel_models.errors import HotelError
 
 PhysicalType = Literal["full", "diff", "incr"]
 LOCK_TIMEOUT = "10s"
@@ -127,17 +131,20 @@ def wait_archived(conn: psycopg.Connection[Any], lsn: str, timeout: float = 120)
     """Until the WAL segment holding `lsn` is archived (or fail naming the archiver's error)."""
     row = conn.execute("SELECT pg_walfile_name(%s::pg_lsn)", [lsn]).fetchone()
     wanted = str(row[0]) if row else ""
-    deadline = time.monotonic() + timeout
-    while True:
-        row = conn.execute(
+
+    def archiver() -> tuple[Any, ...] | None:
+        return conn.execute(
             "SELECT last_archived_wal, last_failed_wal, failed_count FROM pg_stat_archiver"
         ).fetchone()
-        if row and _segment(str(row[0] or "")) >= _segment(wanted):
-            return
-        if time.monotonic() > deadline:
-            failed = f" (last failed {row[1]})" if row and row[1] else ""
-            raise HotelError(f"WAL {wanted} not archived after {timeout:.0f} s{failed}")
-        time.sleep(0.3)
+
+    def archived() -> bool:
+        row = archiver()
+        return row is not None and _segment(str(row[0] or "")) >= _segment(wanted)
+
+    if not wait_until(archived, timeout, interval=0.3):
+        row = archiver()
+        failed = f" (last failed {row[1]})" if row and row[1] else ""
+        raise HotelError(f"WAL {wanted} not archived after {timeout:.0f} s{failed}")
 
 
 def _segment(walfile: str) -> tuple[int, int]:
@@ -204,8 +211,6 @@ def verify(ctx: BackupContext, label: str | None = None) -> tuple[Manifest, list
     problems: list[str] = []
     done = ctx.pgbackrest("verify", check=False)
     if done.returncode != 0:
-        from deploy.backup.context import error_line
-
         problems.append(f"pgbackrest verify: {error_line(done)}")
     scratch = ctx.home / f"verify-{label}"
     instance = ScratchInstance(scratch, ctx.superuser_password)
@@ -273,13 +278,11 @@ def pitr(
             raise HotelError(f"{to} overlaps a cluster node's directory ({node_home}): refusing")
     if to.exists() and (not to.is_dir() or any(to.iterdir())):
         raise HotelError(f"{to} is not an empty directory: refusing to overwrite it")
-    if os.geteuid() == 0:
-        user = server_user()
-        if not _reachable_by(to.parent, user.pw_uid, user.pw_gid):
-            raise HotelError(
-                f"{to.parent} is not reachable by the '{user.pw_name}' user that restores and "
-                "runs the copy: choose a directory under a world-traversable path"
-            )
+    if runs_as_server_user() and not reachable_by_server_user(to.parent):
+        raise HotelError(
+            f"{to.parent} is not reachable by the server user that restores and runs the "
+            "copy: choose a directory under a world-traversable path"
+        )
     ctx.prepare()
     labels = [b["label"] for b in info(ctx)]
     if not labels:

@@ -18,7 +18,7 @@ from prometheus_client import start_http_server
 from deploy.backup.context import BackupContext
 from deploy.backup.jobs import Outcome, run_backup, run_verify, scheduled_kind
 from deploy.backup.metrics import BackupMetrics
-from deploy.errors import HotelError
+from hotel_models.errors import HotelError
 
 
 @dataclass

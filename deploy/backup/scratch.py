@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 
-from deploy.backup.context import run_as_server_user
 from deploy.cluster.topology import SUPERUSER
-from deploy.embedded import find_bin_dir, free_port
-from deploy.errors import HotelError
+from deploy.embedded import find_bin_dir
+from deploy.process import eventually, free_port, run_as_server_user
+from hotel_models.errors import HotelError
 
 # A restored data directory carries the node's Patroni-written postgresql.conf: its port,
 # sockets, hba file, synchronous standby and archive_command. Every one of those is overridden
@@ -64,23 +63,24 @@ class ScratchInstance:
         if done.returncode != 0:
             why = self._last_log_line() if self.log_file.exists() else done.stderr.strip()
             raise HotelError(f"restored instance did not start: {why}")
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with psycopg.connect(self.url("postgres"), connect_timeout=5) as conn:
-                    row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-                if row is not None and not row[0]:
-                    return
-            except psycopg.OperationalError:
-                pass
-            if time.monotonic() > deadline:
-                raise HotelError(f"restored instance still recovering: {self._last_log_line()}")
-            if not (self.data_dir / "postmaster.pid").exists():
-                why = self._last_log_line()
-                if "before configured recovery target" in why:
-                    why += " (the archive ends before the target: check pg_stat_archiver)"
-                raise HotelError(f"restored instance stopped: {why}")
-            time.sleep(0.3)
+        eventually(self._promoted, timeout, "the restored instance to finish recovery", 0.3)
+
+    def _promoted(self) -> bool:
+        """Recovery reached its target and the copy accepts writes; a copy that stopped while
+        recovering is an error naming its last log line."""
+        try:
+            with psycopg.connect(self.url("postgres"), connect_timeout=5) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+            if row is not None and not row[0]:
+                return True
+        except psycopg.OperationalError:
+            pass
+        if not (self.data_dir / "postmaster.pid").exists():
+            why = self._last_log_line()
+            if "before configured recovery target" in why:
+                why += " (the archive ends before the target: check pg_stat_archiver)"
+            raise HotelError(f"restored instance stopped: {why}")
+        return False
 
     def _last_log_line(self) -> str:
         try:

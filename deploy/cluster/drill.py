@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from deploy.cluster.local import LocalCluster, eventually
-from deploy.errors import HotelError
+from hotel_models.errors import HotelError
 
 PROBE_TABLE = "hotel_ha_probe"
 

@@ -10,20 +10,15 @@ postmaster, so that one is found through postmaster.pid.
 from __future__ import annotations
 
 import base64
-import contextlib
 import csv
 import hashlib
 import io
 import json
 import os
-import pwd
-import re
 import secrets
 import shutil
 import signal
 import site
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -34,7 +29,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import psycopg
 import yaml
+from psycopg import sql
 
 from deploy.cluster.topology import (
     REST_USER,
@@ -48,8 +45,23 @@ from deploy.cluster.topology import (
     patroni_config,
     pgbackrest_node_config,
 )
-from deploy.embedded import SERVER_USER, _reachable_by, find_bin_dir
-from deploy.errors import HotelError
+from deploy.embedded import find_bin_dir
+from deploy.process import (
+    PidFile,
+    alive,
+    chown_to_server_user,
+    eventually,
+    find_binary,
+    port_owner,
+    reachable_by_server_user,
+    runs_as_server_user,
+    server_user,
+    signal_group,
+    spawn,
+    terminate,
+    wait_until,
+)
+from hotel_models.errors import HotelError
 
 APT_HINT = "apt-get install --no-install-recommends etcd-server etcd-client haproxy"
 PIP_HINT = "pip install 'patroni[etcd3]'"
@@ -63,24 +75,13 @@ def cluster_root(state_dir: Path) -> Path:
     if pointer.is_file():
         return Path(pointer.read_text().strip())
     root = state_dir.resolve() / "cluster"
-    if os.geteuid() == 0:
-        user = _server_user()
+    if runs_as_server_user():
         state_dir.mkdir(parents=True, exist_ok=True)
-        if not _reachable_by(state_dir.resolve(), user.pw_uid, user.pw_gid):
+        if not reachable_by_server_user(state_dir.resolve()):
             digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
             root = Path(f"/var/tmp/hotel-cluster-{digest}")  # noqa: S108 - fixed, not shared
             pointer.write_text(str(root))
     return root
-
-
-def _server_user() -> pwd.struct_passwd:
-    try:
-        return pwd.getpwnam(SERVER_USER)
-    except KeyError:
-        raise HotelError(
-            f"running as root needs the '{SERVER_USER}' system user: "
-            "apt-get install --no-install-recommends postgresql-15"
-        ) from None
 
 
 def http(
@@ -108,54 +109,6 @@ def http(
         return status, json.loads(raw)
     except ValueError:
         return status, raw.decode(errors="replace")
-
-
-def eventually(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    """Poll `check` until it returns something truthy; HotelError naming `what` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise HotelError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
-# Popen objects of the processes this interpreter started: kept so they are not collected
-# while running (a ResourceWarning) and polled so exited children do not linger as zombies.
-_children: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def alive(pid: int) -> bool:
-    """Is pid a live (non-zombie) process? Reaps it first if it is our own child."""
-    child = _children.get(pid)
-    if child is not None and child.poll() is not None:
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def port_owner(port: int) -> str | None:
-    """None if 127.0.0.1:port is free, else what holds it (process name and pid if known)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-            return None
-        except OSError:
-            pass
-    try:
-        out = subprocess.run(
-            ["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=False
-        ).stdout
-    except OSError:
-        out = ""
-    found = re.search(r'users:\(\("([^"]+)",pid=(\d+)', out)
-    return f"{found.group(1)} (pid {found.group(2)})" if found else "another process"
 
 
 @dataclass
@@ -239,27 +192,21 @@ class LocalCluster:
             self._secrets.touch(mode=0o600)
             self._secrets.write_text(json.dumps({f: secrets.token_urlsafe(24) for f in fields}))
         self._secrets.chmod(0o600)
-        if os.geteuid() == 0:
-            user = _server_user()
-            if not _reachable_by(self.root, user.pw_uid, user.pw_gid):
+        if runs_as_server_user():
+            if not reachable_by_server_user(self.root):
                 raise HotelError(
-                    f"{self.root} is not reachable by the '{SERVER_USER}' user: "
+                    f"{self.root} is not reachable by the server user: "
                     "choose HOTEL_STATE_DIR under a world-traversable path"
                 )
-            for path in [self.root, *self.root.iterdir(), repo]:
-                os.chown(path, user.pw_uid, user.pw_gid)
+            chown_to_server_user(self.root, *self.root.iterdir(), repo)
 
     # -- processes ----------------------------------------------------------------------------
 
-    def _pidfile(self, name: str) -> Path:
-        return self.root / "run" / f"{name}.pid"
+    def pid_file(self, name: str) -> PidFile:
+        return PidFile(self.root / "run" / f"{name}.pid")
 
     def pid(self, name: str) -> int | None:
-        try:
-            pid = int(self._pidfile(name).read_text())
-        except (OSError, ValueError):
-            return None
-        return pid if alive(pid) else None
+        return self.pid_file(name).pid()
 
     def postmaster_pid(self, node: Node) -> int | None:
         """The postmaster of a node, checked against /proc so a stale file kills nothing."""
@@ -270,50 +217,46 @@ class LocalCluster:
             return None
         return pid if node.data_dir in cmdline and alive(pid) else None
 
-    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
-        extra: dict[str, Any] = {}
-        if os.geteuid() == 0:
-            user = _server_user()
-            extra = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-        with (self.logs / f"{name}.log").open("ab") as log:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.root,
-                env={**os.environ, "LC_ALL": "C.UTF-8", **(env or {})},
-                start_new_session=True,
-                **extra,
-            )
-        _children[process.pid] = process
-        self._pidfile(name).write_text(str(process.pid))
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
+        """Start member `name` as the server user; its log in logs/, its pid in run/."""
+        process = spawn(argv, self.logs / f"{name}.log", env=env, cwd=self.root)
+        self.pid_file(name).write(process.pid)
 
-    def _signal_group(self, pid: int, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(os.getpgid(pid), sig)
+    def stop(self, names: list[str] | tuple[str, ...], timeout: float = 30) -> list[str]:
+        """SIGTERM these members' process groups at once, SIGKILL what outlives `timeout`;
+        returns the names that were running."""
+        pids = {name: pid for name in names if (pid := self.pid(name))}
+        for pid in pids.values():
+            signal_group(pid, signal.SIGTERM)
+        wait_until(lambda: not any(alive(p) for p in pids.values()), timeout)
+        for pid in pids.values():
+            if alive(pid):
+                signal_group(pid, signal.SIGKILL)
+        for name in names:
+            self.pid_file(name).path.unlink(missing_ok=True)
+        return list(pids)
 
     def start_etcd(self, name: str) -> None:
         topo = self.topology
         member = next(m for m in topo.etcd if m.name == name)
         if self.pid(name):
             return
-        self._spawn(name, [_binary("etcd")], etcd_environment(topo, member))
+        self.spawn(name, [_binary("etcd")], etcd_environment(topo, member))
 
     def start_node(self, name: str) -> None:
         """Start Patroni through the same entrypoint the container runs (`cluster node`)."""
         if self.pid(name):
             return
         python, env = server_python()
-        argv = [python, "-m", "deploy.cluster", "node", name, "--root", str(self.root)]
-        self._spawn(name, argv, env)
+        argv = [python, "-m", "deploy", "cluster", "node", name, "--root", str(self.root)]
+        self.spawn(name, argv, env)
 
     def start_haproxy(self) -> None:
         if self.pid("haproxy"):
             return
         config = self.root / "haproxy.cfg"
         config.write_text(haproxy_config(self.topology))
-        self._spawn("haproxy", [_binary("haproxy"), "-db", "-f", str(config)])
+        self.spawn("haproxy", [_binary("haproxy"), "-db", "-f", str(config)])
 
     def kill_node(self, name: str) -> None:
         """Node loss: SIGKILL Patroni and the postmaster with all its backends at once."""
@@ -321,9 +264,9 @@ class LocalCluster:
         postmaster = self.postmaster_pid(node)
         patroni = self.pid(name)
         if patroni:
-            self._signal_group(patroni, signal.SIGKILL)
+            signal_group(patroni, signal.SIGKILL)
         if postmaster:
-            self._signal_group(postmaster, signal.SIGKILL)
+            signal_group(postmaster, signal.SIGKILL)
         eventually(
             lambda: not self.pid(name) and not self.postmaster_pid(node), 10, f"{name} to die"
         )
@@ -331,7 +274,7 @@ class LocalCluster:
     def kill_etcd(self, name: str) -> None:
         pid = self.pid(name)
         if pid:
-            self._signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
             eventually(lambda: not self.pid(name), 10, f"{name} to die")
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -435,13 +378,11 @@ class LocalCluster:
         return primary == {leader} and down == others and replicas == others
 
     def ensure_database(self) -> None:
-        import psycopg
-
         url = self.primary_url("postgres", driver="postgresql")
         with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
             found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
             if found.fetchone() is None:
-                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
 
     def down(self, purge: bool = False) -> list[str]:
         """Stop everything (HAProxy, Patroni, leftover postmasters, etcd); returns what stopped."""
@@ -451,27 +392,13 @@ class LocalCluster:
         topo = self.topology
         groups = [["haproxy"], [n.name for n in topo.nodes], [m.name for m in topo.etcd]]
         for names in groups:
-            pids = {name: pid for name in names if (pid := self.pid(name))}
-            for pid in pids.values():
-                self._signal_group(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 30
-            while any(alive(p) for p in pids.values()) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            for pid in pids.values():
-                if alive(pid):
-                    self._signal_group(pid, signal.SIGKILL)
-            stopped.extend(pids)
+            stopped.extend(self.stop(names))
             if names[0].startswith("pg"):
                 for node in topo.nodes:
                     postmaster = self.postmaster_pid(node)
                     if postmaster:
-                        self._signal_group(postmaster, signal.SIGQUIT)
-                        time.sleep(1)
-                        if alive(postmaster):
-                            self._signal_group(postmaster, signal.SIGKILL)
+                        terminate(postmaster, timeout=1, sig=signal.SIGQUIT)
                         stopped.append(f"{node.name} postmaster")
-        for name in [*(g for group in groups for g in group)]:
-            self._pidfile(name).unlink(missing_ok=True)
         if purge:
             shutil.rmtree(self.root, ignore_errors=True)
         return stopped
@@ -532,15 +459,9 @@ class LocalCluster:
 def _binary(tool: str) -> str:
     """Path of etcd/haproxy/patroni, or one line saying how to install it."""
     if tool == "patroni":
-        beside = Path(sys.executable).parent / "patroni"
-        found = str(beside) if beside.is_file() else shutil.which("patroni")
-        if not found:
-            raise HotelError(f"patroni not found: {PIP_HINT}")
-        return found
-    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin")  # non-root PATH
-    if not found:
-        raise HotelError(f"{tool} not found: {APT_HINT}")
-    return found
+        beside = Path(sys.executable).parent / "patroni"  # the venv's, before any on PATH
+        return str(beside) if beside.is_file() else find_binary("patroni", hint=PIP_HINT)
+    return find_binary(tool, hint=APT_HINT)
 
 
 def server_python() -> tuple[str, dict[str, str]]:
@@ -550,17 +471,16 @@ def server_python() -> tuple[str, dict[str, str]]:
     read; then the system Python of the same version runs with the venv's site-packages (and
     the project, for an editable install) on PYTHONPATH.
     """
-    if os.geteuid() != 0:
+    if not runs_as_server_user():
         return sys.executable, {}
-    user = _server_user()
     interpreter = Path(sys.executable).resolve()
-    if _reachable_by(interpreter, user.pw_uid, user.pw_gid) and os.stat(interpreter).st_mode & 0o5:
+    if reachable_by_server_user(interpreter) and os.stat(interpreter).st_mode & 0o5:
         return sys.executable, {}
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     system = Path(f"/usr/bin/python{version}")
     if not system.is_file():
         raise HotelError(
-            f"{interpreter} is not readable by the '{SERVER_USER}' user and there is no "
+            f"{interpreter} is not readable by the server user and there is no "
             f"/usr/bin/python{version}: create the venv with /usr/bin/python3 -m venv"
         )
     paths = [*site.getsitepackages(), str(Path(__file__).resolve().parents[2])]
@@ -583,17 +503,14 @@ def render_node_config(topo: Topology, name: str, creds: Credentials, path: Path
     for sub in ("pgbackrest-lock", "pgbackrest-spool", "log"):
         (home / sub).mkdir(exist_ok=True)
         made.append(home / sub)
-    if os.geteuid() == 0:
-        user = _server_user()
-        for item in made:
-            os.chown(item, user.pw_uid, user.pw_gid)
+    chown_to_server_user(*made)
 
 
 def exec_patroni(config: Path) -> None:
     """Replace this process by Patroni, dropping root to the server user first."""
-    if os.geteuid() == 0:
-        user = _server_user()
-        os.chown(config, user.pw_uid, user.pw_gid)
+    if runs_as_server_user():
+        user = server_user()
+        chown_to_server_user(config)
         os.setgroups([])
         os.setgid(user.pw_gid)
         os.setuid(user.pw_uid)

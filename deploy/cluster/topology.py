@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from deploy.errors import HotelError
+from hotel_models.errors import HotelError
 
 SCOPE = "hotel"
 SUPERUSER = "postgres"

@@ -1,7 +1,7 @@
-"""Index benchmark: `python -m deploy.explain_bench [--scale large] [--samples 20] [--url URL]`.
+"""Index benchmark: `python -m loadtest.explain_bench [--scale large] [--samples 20] [--url URL]`.
 
-On one seeded database (a throwaway embedded server, seeded at --scale, unless --url names
-a seeded one at head), the query catalogue is explained twice with the same parameter draws:
+On one seeded database (a scratch platform's, seeded at --scale, unless --url names a seeded
+one at head), the query catalogue is explained twice with the same parameter draws:
 with the earlier system's indexes (revision 0015: 0005's review of its seven; the top
 spenders as the earlier join) and at head (0016's indexes, 0017's guest spending). It prints
 both side by side with the issue's targets, and leaves the database at head. The database
@@ -12,6 +12,7 @@ has (autovacuum's work).
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -19,16 +20,14 @@ from dataclasses import replace
 import psycopg
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
-from deploy.embedded import throwaway_server
-from deploy.migrations import migrate
 from loadtest.catalogue import CATALOGUE, sample
 from loadtest.db import conninfo
 from loadtest.explain import Explained, explain
 from loadtest.queries import ANALYTIC
 from seeding.bulk import load
 from seeding.plan import SCALES
+from seeding.scratch import Scratch, scratch_platform
 
 BEFORE, AFTER = "0015", "head"
 # What the catalogue reads that BEFORE does not have yet: the earlier system's query.
@@ -49,15 +48,12 @@ TARGETS = {
 
 
 @contextmanager
-def seeded_database(scale: str, console: Console) -> Iterator[str]:
-    with throwaway_server("hotel-explain-bench-") as server:
-        with psycopg.connect(conninfo(server), autocommit=True) as conn:
-            conn.execute('CREATE DATABASE "bench"')
-        url = make_url(server).set(database="bench").render_as_string(hide_password=False)
-        migrate(url, AFTER, on_wait=console.print)
+def seeded_database(scale: str, console: Console) -> Iterator[tuple[Scratch, str]]:
+    with scratch_platform("hotel-explain-bench-") as scratch:
+        url = scratch.new_database("bench", AFTER)
         with console.status(f"seeding {scale}"):
             load(url, SCALES[scale], seed=0, locale="en_US")
-        yield url
+        yield scratch, url
 
 
 def _vacuum(url: str) -> None:
@@ -65,20 +61,25 @@ def _vacuum(url: str) -> None:
         conn.execute("VACUUM (ANALYZE)")
 
 
-def run_bench(url: str, samples: int, console: Console) -> dict[str, tuple[Explained, Explained]]:
+def run_bench(
+    url: str, samples: int, console: Console, scratch: Scratch | None = None
+) -> dict[str, tuple[Explained, Explained]]:
+    """Explain at AFTER, migrate down to BEFORE, explain again, migrate back up (`hotel migrate`
+    of the scratch platform, or of the one HOTEL_* names when the bench was given --url)."""
+    hotel = scratch or Scratch(url, dict(os.environ))
     with console.status("VACUUM (ANALYZE)"):
         _vacuum(url)
     data = sample(url)
     with console.status(f"explaining at {AFTER}"):
         after = explain(url, samples=samples, data=data)
-    migrate(url, BEFORE, on_wait=console.print)
+    hotel.hotel("migrate", BEFORE, url=url)
     try:
         with console.status(f"explaining at {BEFORE}"):
             _vacuum(url)  # the downgrade's rebuilt indexes get their statistics
             earlier = [replace(q, sql=EARLIER_SQL.get(q.name, q.sql)) for q in CATALOGUE]
             before = explain(url, earlier, samples=samples, data=data)
     finally:
-        migrate(url, AFTER, on_wait=console.print)
+        hotel.hotel("migrate", AFTER, url=url)
     pairs = {b.name: (b, a) for b, a in zip(before, after, strict=True)}
     table = Table(title=f"hotel explain: indexes at {BEFORE} vs {AFTER} ({samples} samples, ms)")
     table.add_column("statement", no_wrap=True)
@@ -120,8 +121,8 @@ def main() -> None:
     if args.url:
         run_bench(args.url, args.samples, console)
         return
-    with seeded_database(args.scale, console) as url:
-        run_bench(url, args.samples, console)
+    with seeded_database(args.scale, console) as (scratch, url):
+        run_bench(url, args.samples, console, scratch)
 
 
 if __name__ == "__main__":

@@ -347,7 +347,7 @@ def dashboard_json(dashboard: Dashboard) -> dict[str, Any]:
 
 
 def dashboards_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "monitor" / "grafana" / "dashboards"
+    return Path(__file__).resolve().parent / "grafana" / "dashboards"
 
 
 def rendered() -> dict[str, str]:

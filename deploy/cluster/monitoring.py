@@ -10,27 +10,29 @@ and the test fixtures find them in the same run/ directory.
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
-from deploy.cluster.local import (
-    LocalCluster,
-    _server_user,
-    alive,
+from deploy.cluster.local import LocalCluster, http, server_python
+from deploy.cluster.topology import Topology, compose_topology
+from deploy.process import (
+    chown_to_server_user,
     eventually,
-    http,
+    find_binary,
     port_owner,
-    server_python,
+    signal_group,
 )
-from deploy.errors import HotelError
-from deploy.monitor.targets import (
+from hotel_models.errors import HotelError
+from monitor.targets import (
+    COMPOSE_RULES_DIR,
+    ClusterTargets,
     Monitoring,
+    compose_monitoring,
     local_monitoring,
     prometheus_config,
     render_yaml,
@@ -45,12 +47,22 @@ PROMETHEUS = "prometheus"
 ALL = (*PG_EXPORTERS, DB_EXPORTER, BACKUP_TEXTFILE, PROMETHEUS)
 
 
-def _binary(*names: str) -> str:
-    for name in names:
-        found = shutil.which(name) or shutil.which(name, path="/usr/bin:/usr/sbin")
-        if found:
-            return found
-    raise HotelError(f"{names[0]} not found: {APT_HINT}")
+def cluster_targets(topo: Topology) -> ClusterTargets:
+    """What Prometheus scrapes of a stack itself, from its topology."""
+    return ClusterTargets(
+        stack=topo.target,
+        patroni=tuple((n.name, f"{n.host}:{n.rest_port}") for n in topo.nodes),
+        haproxy=f"{topo.haproxy_host}:{topo.stats_port}",
+        etcd=tuple((m.name, f"{m.host}:{m.client_port}") for m in topo.etcd),
+    )
+
+
+def compose_prometheus_yml() -> str:
+    """monitor/prometheus/prometheus.yml of the compose stack (`hotel cluster render-compose`)."""
+    config = prometheus_config(
+        cluster_targets(compose_topology()), compose_monitoring(), COMPOSE_RULES_DIR
+    )
+    return render_yaml(config, "`hotel cluster render-compose`")
 
 
 @dataclass
@@ -79,8 +91,10 @@ class LocalMonitor:
         returns the feeds not running (none when the real load and backup services run)."""
         if not self.cluster.members():
             raise HotelError("the cluster is not running: start it with `hotel cluster up`")
-        prometheus = _binary("prometheus")
-        pg_exporter = _binary("prometheus-postgres-exporter", "postgres_exporter")
+        prometheus = find_binary("prometheus", hint=APT_HINT)
+        pg_exporter = find_binary(
+            "prometheus-postgres-exporter", "postgres_exporter", hint=APT_HINT
+        )
         mon, topo = self.monitoring, self.cluster.topology
         running = self.running()
         for name, port in zip(
@@ -97,19 +111,19 @@ class LocalMonitor:
             if name not in running:
                 dsn = self.cluster.node_url(node) + "?sslmode=disable"
                 argv = [pg_exporter, f"--web.listen-address={exporter.address}", "--log.level=warn"]
-                self.cluster._spawn(name, argv, {"DATA_SOURCE_NAME": dsn})
+                self.cluster.spawn(name, argv, {"DATA_SOURCE_NAME": dsn})
         python, env = server_python()
-        module = [python, "-m", "deploy.monitor"]
+        module = [python, "-m", "deploy", "monitor"]
         if DB_EXPORTER not in running:
             argv = [*module, "db-exporter", "--host", mon.db_exporter.host]
             argv += ["--port", str(mon.db_exporter.port)]
-            self.cluster._spawn(DB_EXPORTER, argv, {**env, "HOTEL_DATABASE_URL": self._url()})
+            self.cluster.spawn(DB_EXPORTER, argv, {**env, "HOTEL_DATABASE_URL": self._url()})
         absent = self._start_feeds(module, env, running)
         progress("starting Prometheus")
         if PROMETHEUS in running:
-            self.cluster._signal_group(running[PROMETHEUS], signal.SIGHUP)
+            signal_group(running[PROMETHEUS], signal.SIGHUP)
         else:
-            self.cluster._spawn(
+            self.cluster.spawn(
                 PROMETHEUS,
                 [
                     prometheus,
@@ -136,7 +150,7 @@ class LocalMonitor:
         if textfile and BACKUP_TEXTFILE not in running and port_owner(mon.backup.port) is None:
             argv = [*module, "textfile-exporter", "--directory", str(self.metrics_dir)]
             argv += ["--port", str(mon.backup.port), "--host", mon.backup.host]
-            self.cluster._spawn(BACKUP_TEXTFILE, argv, env)
+            self.cluster.spawn(BACKUP_TEXTFILE, argv, env)
             running[BACKUP_TEXTFILE] = 0
         absent = []
         if port_owner(mon.load.port) is None:
@@ -154,38 +168,24 @@ class LocalMonitor:
         rules = self.home / "rules"
         shutil.rmtree(rules, ignore_errors=True)
         shutil.copytree(rules_dir(), rules, ignore=shutil.ignore_patterns("tests"))
-        config = prometheus_config(self.cluster.topology, self.monitoring, str(rules))
+        config = prometheus_config(
+            cluster_targets(self.cluster.topology), self.monitoring, str(rules)
+        )
         (self.home / "prometheus.yml").write_text(render_yaml(config, "`hotel cluster monitor up`"))
         (self.home / "data").mkdir(exist_ok=True)
-        if os.geteuid() == 0:
-            user = _server_user()
-            for path in [self.home, *self.home.rglob("*")]:
-                os.chown(path, user.pw_uid, user.pw_gid)
+        chown_to_server_user(self.home, *self.home.rglob("*"))
 
     def ready(self) -> bool:
         return http("GET", f"{self.prometheus_url}/-/ready")[0] == 200
 
     def down(self) -> list[str]:
         """Stop every monitoring process (not the cluster)."""
-        pids = self.running()
-        for pid in pids.values():
-            self.cluster._signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        while any(alive(p) for p in pids.values()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        for pid in pids.values():
-            if alive(pid):
-                self.cluster._signal_group(pid, signal.SIGKILL)
-        for name in ALL:
-            self.cluster._pidfile(name).unlink(missing_ok=True)
-        return list(pids)
+        return self.cluster.stop(ALL, timeout=15)
 
     # -- Prometheus HTTP API --------------------------------------------------------------
 
     def api(self, path: str, **params: str) -> Any:
         """GET /api/v1/<path>; the `data` of a success, HotelError with Prometheus' error."""
-        from urllib.parse import urlencode
-
         query = f"?{urlencode(params)}" if params else ""
         status, body = http("GET", f"{self.prometheus_url}/api/v1/{path}{query}", timeout=10)
         if not isinstance(body, dict) or body.get("status") != "success":

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
@@ -43,8 +44,6 @@ class TextfileCollector(Collector):
 
 
 def serve(directory: Path, host: str, port: int) -> None:
-    from prometheus_client import CollectorRegistry, start_http_server
-
     registry = CollectorRegistry()
     registry.register(TextfileCollector(directory))
     server, thread = start_http_server(port, addr=host, registry=registry)

@@ -19,8 +19,10 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.engine import make_url
 
 # Tables written by every booking: their dead tuples show whether autovacuum keeps up.
 HOT_TABLES = (
@@ -222,15 +224,11 @@ class DatabaseCollector(Collector):
 
 def conninfo_from_url(url: str) -> str:
     """libpq conninfo from our SQLAlchemy-style URL (postgresql+psycopg://...)."""
-    from sqlalchemy.engine import make_url
-
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def serve(url: str, host: str, port: int) -> None:
     """Serve /metrics until killed (the local stack's process, the compose service)."""
-    from prometheus_client import CollectorRegistry, start_http_server
-
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(conninfo_from_url(url)))
     server, thread = start_http_server(port, addr=host, registry=registry)

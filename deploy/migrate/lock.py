@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, create_engine, pool, text
 
-from deploy.errors import HotelError
+from hotel_models.errors import HotelError
 
 # Any fixed bigint: 'hotelmig' in ASCII, so it is recognisable in pg_locks.
 LOCK_KEY = int.from_bytes(b"hotelmig", "big") & 0x7FFFFFFFFFFFFFFF

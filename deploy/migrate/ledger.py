@@ -11,7 +11,7 @@ from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, select
 
-from deploy.errors import HotelError
+from hotel_models.errors import HotelError
 from hotel_models.migration_history import checksum, ensure_table, history, record
 
 

@@ -20,8 +20,8 @@ from pathlib import Path
 from alembic import command
 from alembic.script import ScriptDirectory
 
-from deploy.errors import HotelError
-from deploy.migrations import DEFAULT_SCRIPTS, alembic_config
+from deploy.migrate.runner import DEFAULT_SCRIPTS, alembic_config
+from hotel_models.errors import HotelError
 
 WAIVERS = "squawk_waivers"
 

@@ -9,20 +9,21 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from psycopg.errors import LockNotAvailable
 from sqlalchemy import Connection, create_engine, pool, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import DBAPIError
 
-from deploy import migration_ledger as ledger
-from deploy.catalog import Snapshot, take_snapshot
-from deploy.errors import HotelError
-from deploy.migration_lock import migration_lock
+from deploy.migrate import ledger
+from deploy.migrate.lock import migration_lock
+from deploy.migrate.snapshot import Snapshot, take_snapshot
+from hotel_models.errors import HotelError
+from hotel_models.roles import sync_analysts
 from hotel_models.settings import get_settings
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SCRIPTS = PROJECT_ROOT / "alembic"
 
 
@@ -45,25 +46,7 @@ def script_directory() -> ScriptDirectory:
     return ScriptDirectory.from_config(alembic_config())
 
 
-def require_url() -> str:
-    url = get_settings().resolved_database_url()
-    if url is None:
-        raise HotelError(
-            "no database: set HOTEL_DATABASE_URL, or run `hotel up` to start the local server"
-        )
-    try:
-        make_url(url)
-    except ArgumentError:
-        raise HotelError(
-            "HOTEL_DATABASE_URL is not a valid URL: expected "
-            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
-        ) from None
-    return url
-
-
 def current_revision(url: str) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
@@ -155,8 +138,6 @@ def lock_timeout_explained(url: str) -> Iterator[None]:
 
 def after_migrate(url: str, snapshot_before: Snapshot) -> list[str]:
     """Flyway's afterMigrate: reconcile analyst logins, ANALYZE the tables that changed."""
-    from hotel_models.roles import sync_analysts
-
     with connect(url) as conn:
         if conn.execute(text("SELECT to_regrole('analytic') IS NOT NULL")).scalar_one():
             sync_analysts(conn, get_settings())

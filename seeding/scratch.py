@@ -1,0 +1,58 @@
+"""A scratch platform for benchmarks: `hotel up` in a temporary state directory, as a user
+would, and `hotel down --purge` afterwards. Through the command, not its code, so the packages
+below deploy/ stay below it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, pool, text
+from sqlalchemy.engine import make_url
+
+HOTEL = [sys.executable, "-m", "deploy"]
+
+
+@dataclass(frozen=True)
+class Scratch:
+    server: str  # superuser URL of the scratch server's `hotel` database
+    env: dict[str, str]  # the environment `hotel` runs with: its own state dir, no HOTEL_* else
+
+    def hotel(self, *args: str, url: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `hotel ARGS` against `url` (default: the server's database)."""
+        env = {**self.env, "HOTEL_DATABASE_URL": url or self.server}
+        return subprocess.run(
+            [*HOTEL, *args], env=env, capture_output=True, text=True, check=True, timeout=3600
+        )
+
+    def new_database(self, name: str, revision: str | None = "head") -> str:
+        """A new database on the scratch server, migrated to `revision` (None: left empty)."""
+        engine = create_engine(self.server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        url = make_url(self.server).set(database=name).render_as_string(hide_password=False)
+        if revision is not None:
+            self.hotel("migrate", revision, url=url)
+        return url
+
+
+@contextmanager
+def scratch_platform(prefix: str = "hotel-bench-") -> Iterator[Scratch]:
+    state = Path(tempfile.mkdtemp(prefix=prefix))
+    state.chmod(0o755)  # as root the server runs as `postgres`, which must reach it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTEL_")}
+    env["HOTEL_STATE_DIR"] = str(state)
+    try:
+        subprocess.run([*HOTEL, "up"], env=env, capture_output=True, check=True, timeout=600)
+        yield Scratch((state / "database.url").read_text().strip(), env)
+    finally:
+        subprocess.run([*HOTEL, "down", "--purge"], env=env, capture_output=True, check=False)
+        shutil.rmtree(state, ignore_errors=True)
