@@ -26,9 +26,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from deploy.embedded import throwaway_server
-from deploy.migrations import alembic_config
+from deploy.migrate.runner import alembic_config
 from hotel_models import operations as ops
-from tests.models.conftest import World, make_world
+from tests.models.world import World, make_world
 
 
 @contextmanager

@@ -18,10 +18,11 @@ os.environ["HOTEL_ANALYSTS"] = "ann,bob"
 os.environ["HOTEL_ANALYST_PASSWORD_ANN"] = uuid.uuid4().hex
 
 from deploy.embedded import throwaway_server
-from deploy.migrations import alembic_config
+from deploy.migrate.runner import alembic_config
 from hotel_models.settings import get_settings
 
 get_settings.cache_clear()
+pytest_plugins = ["tests.stack"]  # the local HA stack fixture of the cluster-marked tests
 
 
 def _docker_server() -> Iterator[str]:

@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,15 +20,16 @@ import psycopg
 import pytest
 
 from deploy.backup import logical, physical
-from deploy.backup.context import BackupContext, context_for_cluster, server_user
+from deploy.backup.context import BackupContext, context_for_cluster
 from deploy.backup.integrity import verify_restored
 from deploy.backup.jobs import metrics_for, run_backup, run_verify
 from deploy.backup.schedule import Job, run_schedule
-from deploy.cluster.local import LocalCluster, eventually, http
-from deploy.migrations import migrate
+from deploy.cluster.local import LocalCluster, http
+from deploy.migrate.runner import migrate
+from deploy.process import eventually, server_user
+from tests.helpers import HOTEL, assert_one_line_error
 
 pytestmark = pytest.mark.cluster
-HOTEL = str(Path(sys.executable).parent / "hotel")
 KEEP = 3
 
 
@@ -204,7 +204,7 @@ def test_repository_missing_and_interrupted_backup_fail_in_one_line_and_in_the_m
     before = {b["label"] for b in physical.info(ctx)}
     env = {**os.environ, "HOTEL_STATE_DIR": str(ha_cluster.root.parent), "COLUMNS": "200"}
     cli = subprocess.Popen(
-        [HOTEL, "backup", "create", "--type", "full"],
+        [*HOTEL, "backup", "create", "--type", "full"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -233,7 +233,7 @@ def test_repository_missing_and_interrupted_backup_fail_in_one_line_and_in_the_m
     assert again.ok, again.message
 
     listing = subprocess.run(
-        [HOTEL, "backup", "list"], env=env, capture_output=True, text=True, check=True
+        [*HOTEL, "backup", "list"], env=env, capture_output=True, text=True, check=True
     )
     assert "logical" in listing.stdout
     assert "full" in listing.stdout
@@ -245,16 +245,14 @@ def test_repository_missing_and_interrupted_backup_fail_in_one_line_and_in_the_m
         (["--to", str(ctx.home / "r"), "--target-time", "2099-01-01T00:00Z"], "in the future"),
     ]:
         refused = subprocess.run(
-            [HOTEL, "backup", "restore", *args], env=env, capture_output=True, text=True
+            [*HOTEL, "backup", "restore", *args], env=env, capture_output=True, text=True
         )
-        assert refused.returncode == 1
-        assert message in refused.stderr
-        assert len(refused.stderr.strip().splitlines()) == 1
+        assert_one_line_error(refused, message)
     assert ha_cluster.postmaster_pid(ctx.topology.nodes[0]) is not None  # untouched
 
     never = "0 0 1 1 *"
     scheduled = subprocess.run(
-        [HOTEL, "backup", "schedule", "--max-runs", "1"],
+        [*HOTEL, "backup", "schedule", "--max-runs", "1"],
         env={
             **env,
             "HOTEL_BACKUP_LOGICAL_CRON": "* * * * * */1",

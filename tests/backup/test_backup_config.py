@@ -5,9 +5,6 @@ one-line errors for bad input."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,8 +23,8 @@ from deploy.cluster.topology import (
     pgbackrest_config,
     pgbackrest_node_config,
 )
+from tests.helpers import assert_one_line_error, run_hotel
 
-HOTEL = str(Path(sys.executable).parent / "hotel")
 CREDS = Credentials("su", "repl", "rest")
 
 
@@ -142,12 +139,6 @@ def test_schedule_fires_on_the_cron_and_stops_after_max_runs(tmp_path: Path) -> 
     assert 1 <= len(more) <= 2
 
 
-def run_hotel(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [HOTEL, *args], capture_output=True, text=True, env={**os.environ, **env}, check=False
-    )
-
-
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
@@ -178,10 +169,7 @@ def test_bad_input_is_one_line_and_exit_1(
     tmp_path: Path, args: list[str], env: dict[str, str], message: str
 ) -> None:
     done = run_hotel(*args, env={"HOTEL_STATE_DIR": str(tmp_path), **env})
-    assert done.returncode == 1, done.stdout
-    assert message in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-    assert "Traceback" not in done.stderr
+    assert_one_line_error(done, message)
 
 
 def backups(*labels: str) -> list[dict[str, object]]:

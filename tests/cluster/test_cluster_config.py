@@ -8,7 +8,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,9 @@ from deploy.cluster.topology import (
     local_topology,
     patroni_config,
 )
+from tests.helpers import assert_one_line_error, run_hotel
 
 CREDS = Credentials("su-secret", "repl-secret", "rest-secret")
-HOTEL = str(Path(sys.executable).parent / "hotel")
 SECRETS_ENV = {
     "HOTEL_CLUSTER_SUPERUSER_PASSWORD": "dummy-su",
     "HOTEL_CLUSTER_REPLICATION_PASSWORD": "dummy-repl",
@@ -172,20 +171,6 @@ def test_compose_refuses_to_start_without_secrets(tmp_path: Path) -> None:
     result = compose(tmp_path, {}, "config", "-q")
     assert result.returncode != 0
     assert "in .env" in result.stderr
-
-
-def run_hotel(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [HOTEL, *args], capture_output=True, text=True, check=False, env=env, timeout=60
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 1, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_port_in_use_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,9 +13,10 @@ import psycopg
 import pytest
 
 from deploy.cluster.drill import Writer, in_recovery, prepare_probe, run_drill, verify
-from deploy.cluster.local import LocalCluster, eventually
-from deploy.errors import HotelError
-from deploy.migrations import current_revision, script_directory
+from deploy.cluster.local import LocalCluster
+from deploy.migrate.runner import current_revision, script_directory
+from deploy.process import eventually
+from hotel_models.errors import HotelError
 
 pytestmark = pytest.mark.cluster
 

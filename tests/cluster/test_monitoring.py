@@ -14,7 +14,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,15 +29,17 @@ from sqlalchemy.orm import Session
 
 from deploy.backup.context import context_for_cluster
 from deploy.backup.jobs import run_backup
-from deploy.cluster.local import LocalCluster, eventually
-from deploy.migrations import migrate
-from deploy.monitor.dashboards import DASHBOARDS, Dashboard, Panel
-from deploy.monitor.local import LocalMonitor
-from deploy.monitor.targets import rules_dir
+from deploy.cluster.local import LocalCluster
+from deploy.cluster.monitoring import LocalMonitor
+from deploy.migrate.runner import migrate
+from deploy.process import eventually
 from hotel_models import operations as ops
+from monitor.dashboards import DASHBOARDS, Dashboard, Panel
+from monitor.targets import rules_dir
 from seeding.bulk import load as seed
 from seeding.plan import SCALES
-from tests.models.conftest import make_world
+from tests.helpers import HOTEL
+from tests.models.world import make_world
 
 pytestmark = pytest.mark.cluster
 
@@ -86,7 +87,7 @@ def start_load(cluster: LocalCluster, port: int, log: Path) -> subprocess.Popen[
     load_url = url.set(database=LOAD_DATABASE).render_as_string(hide_password=False)
     migrate(load_url, "head")
     seed(load_url, SCALES["tiny"], locale="en_US")
-    argv = [sys.executable, "-c", "from deploy.cli import main; main()", "load"]
+    argv = [*HOTEL, "load"]
     argv += ["--rate", "5", "--duration", "900", "--metrics-port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from deploy.erd import render_erd
-from deploy.migrations import PROJECT_ROOT
+from hotel_models.erd import render_erd
+from tests.helpers import PROJECT_ROOT, assert_one_line_error
+from tests.helpers import run_hotel as hotel
 from tests.migrations.roundtrip import revisions_in_order
-
-
-def hotel(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("HOTEL_")}
-    return subprocess.run(
-        [sys.executable, "-c", "from deploy.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        env={**base, **(env or {})},
-        cwd=PROJECT_ROOT,
-        timeout=120,
-        check=False,
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 1, result
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_committed_erd_is_current() -> None:
@@ -104,3 +80,37 @@ def test_up_is_idempotent_and_down_stops() -> None:
         assert_one_line_error(hotel("status", env=env), "database error")
     finally:
         hotel("down", "--purge", env=env)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["nosuchcmd"],
+        ["seed", "--scale"],
+        ["erd", "--verbose"],
+        ["migrate", "head", "0003", "extra"],
+        ["cluster", "nosuchcmd"],
+        ["cluster", "monitor", "up", "--bogus"],
+        ["backup", "create", "--type", "weekly"],
+        ["monitor", "db-exporter", "--port", "many"],
+        ["load", "--rate", "fast"],
+        ["roles", "drop"],
+    ],
+)
+def test_usage_errors_are_clicks_usage_and_exit_2(args: list[str]) -> None:
+    """A mistyped command or option, the most common mistake: click's usage and one Error: line,
+    exit code 2, never a traceback (and nothing runs)."""
+    result = hotel(*args, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("Error: "), result.stderr
+    assert [line for line in lines if line.startswith("Error")] == [lines[-1]]
+
+
+def test_help_lists_every_package_command() -> None:
+    result = hotel("--help", timeout=60)
+    assert result.returncode == 0, result.stderr
+    for command in ("up", "down", "status", "migrate", "seed", "load", "explain", "check",
+                    "erd", "roles", "cluster", "backup", "monitor"):  # fmt: skip
+        assert f"  {command} " in result.stdout, command

@@ -4,41 +4,23 @@ only read its figures (journeys, metrics, books, report): one run keeps the suit
 from __future__ import annotations
 
 import asyncio
-import socket
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
+from alembic import command
 
-from loadtest.fixture import ensure_seeded
+from deploy.migrate.runner import alembic_config
+from deploy.process import free_port
 from loadtest.metrics import Metrics
-from loadtest.mix import Mix
 from loadtest.runner import Options, Result, run
 from loadtest.stats import Recorder
-
-# Every journey and every branch of the guest journey, often.
-EVERYTHING = Mix(
-    journeys={"guest_browse": 10, "guest_booking": 50, "partner": 20, "analyst": 20},
-    guest={
-        "manage_bookings": 0.5,
-        "use_bonus_points": 1.0,
-        "add_services": 0.7,
-        "change_dates": 0.4,
-        "cancel": 0.3,
-        "review": 1.0,
-    },
-    payment={"full": 1, "partial": 1, "on_arrival": 1},
-)
+from seeding.bulk import seed_if_empty
+from tests.loadtest.runs import EVERYTHING, ShortRun
 
 
 @pytest.fixture(scope="session")
 def migrated(database_factory: Callable[[], str]) -> Callable[[], str]:
-    from alembic import command
-
-    from deploy.migrations import alembic_config
-
     def make() -> str:
         url = database_factory()
         command.upgrade(alembic_config(url=url), "head")
@@ -50,21 +32,8 @@ def migrated(database_factory: Callable[[], str]) -> Callable[[], str]:
 @pytest.fixture(scope="session")
 def load_url(migrated: Callable[[], str]) -> str:
     url = migrated()
-    ensure_seeded(url)
+    seed_if_empty(url)
     return url
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class ShortRun:
-    result: Result
-    scrape: str  # /metrics text taken in the middle of the run
-    metrics: Metrics
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +55,3 @@ def short_run(load_url: str) -> ShortRun:
     finally:
         stop_server()
     return ShortRun(result, scrape, metrics)
-
-
-def run_sync(options: Options, metrics: Metrics | None = None, **kw: Any) -> Result:
-    return asyncio.run(run(options, Recorder(metrics or Metrics()), **kw))

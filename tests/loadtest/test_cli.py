@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import one_line_error, run_hotel
+
 
 def hotel_load(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOTEL_DATABASE_URL": url, "COLUMNS": "200"}
-    env.pop("HOTEL_REPLICA_URL", None)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from deploy.cli import main; main()",
-            "load",
-            "--metrics-port",
-            "0",
-            "--duration",
-            "1",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
+    options = ("--metrics-port", "0", "--duration", "1")
+    return run_hotel("load", *options, *args, env={"HOTEL_DATABASE_URL": url, "COLUMNS": "200"})
 
 
 @pytest.mark.parametrize("rate", ["0", "-5"])

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 
 from loadtest.statements import reset_at
-from tests.loadtest.test_cli import one_line_error
+from tests.helpers import one_line_error, run_hotel
 
 
 def hotel_explain(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOTEL_DATABASE_URL": url, "COLUMNS": "250"}
-    return subprocess.run(
-        [sys.executable, "-c", "from deploy.cli import main; main()", "explain", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    env = {"HOTEL_DATABASE_URL": url, "COLUMNS": "250"}
+    return run_hotel("explain", *args, env=env)
 
 
 def test_table_of_chosen_statements(load_url: str) -> None:

@@ -14,7 +14,7 @@ from loadtest.metrics import Metrics
 from loadtest.mix import load_mix
 from loadtest.runner import FAILED, Runner, sample_catalog
 from loadtest.stats import Recorder
-from tests.loadtest.conftest import ShortRun
+from tests.loadtest.runs import ShortRun
 
 STEPS = {
     "search_availability",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.loadtest.conftest import ShortRun
+from tests.loadtest.runs import ShortRun
 
 # The contract with dashboards and alert rules (the parser drops a counter's _total).
 FAMILIES = {

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from loadtest import report as reports
-from tests.loadtest.conftest import ShortRun
+from tests.loadtest.runs import ShortRun
 
 
 def test_report_renders_in_chromium(short_run: ShortRun, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from loadtest.db import conninfo
 from loadtest.runner import Options
 from loadtest.statements import NOT_INSTALLED, StatementsUnavailable, reset, top
-from tests.loadtest.conftest import EVERYTHING, run_sync
+from tests.loadtest.runs import EVERYTHING, run_sync
 
 MARKER = "SELECT count(*) FROM hotels WHERE city = %s"  # normalised: ... city = $1
 

@@ -8,7 +8,7 @@ import pytest
 from pytest_alembic.config import Config
 from sqlalchemy import Engine, create_engine, pool
 
-from deploy.migrations import PROJECT_ROOT
+from deploy.migrate.runner import PROJECT_ROOT
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool
 
-from deploy.catalog import Snapshot, diff_snapshots, take_snapshot
-from deploy.migrations import PROJECT_ROOT, alembic_config
+from deploy.migrate.runner import PROJECT_ROOT, alembic_config
+from deploy.migrate.snapshot import Snapshot, diff_snapshots, take_snapshot
 
 
 def snapshot_of(url: str) -> Snapshot:

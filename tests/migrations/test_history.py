@@ -11,8 +11,8 @@ from alembic import command
 from sqlalchemy import create_engine, pool, text
 
 import hotel_models
-from deploy.catalog import diff_snapshots
-from deploy.migrations import alembic_config
+from deploy.migrate.runner import alembic_config
+from deploy.migrate.snapshot import diff_snapshots
 from tests.migrations.roundtrip import revisions_in_order, snapshot_of
 
 # Rows each revision's tables can hold at that revision (later revisions may add columns).
@@ -165,8 +165,8 @@ SEED_AT = ("0001", "0002", "0003", "0009", "0011", "0013")
 def test_seeded_rows_at_intermediate_revisions_survive_to_head(empty_url: str) -> None:
     """`hotel seed` fills what exists at a revision (like the earlier per-version seeding);
     the rows it wrote there are unchanged at head and still keep every rule."""
+    from hotel_models.checker import check
     from seeding.bulk import load
-    from seeding.checker import check
     from seeding.plan import COLUMNS, Counts
 
     config = alembic_config(url=empty_url)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.migrations import PROJECT_ROOT
+from deploy.migrate.runner import PROJECT_ROOT
 from tests.migrations.roundtrip import revisions_in_order, round_trip_problems
 
 

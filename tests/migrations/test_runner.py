@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,24 +12,26 @@ import pytest
 from sqlalchemy import create_engine, pool, text
 
 import hotel_models
-from deploy import migrations
-from deploy.errors import HotelError
-from deploy.migration_lint import lint
-from deploy.migration_lock import LOCK_KEY
-from deploy.migrations import DEFAULT_SCRIPTS, PROJECT_ROOT
+from deploy.migrate import runner as migrations
+from deploy.migrate.lint import lint
+from deploy.migrate.lock import LOCK_KEY
+from deploy.migrate.runner import DEFAULT_SCRIPTS, PROJECT_ROOT
+from hotel_models.errors import HotelError
 from hotel_models.migration_history import checksum
+from tests.helpers import HOTEL, hotel_env
 from tests.migrations.roundtrip import revisions_in_order
 
 REVISIONS = revisions_in_order()
 
 
 def hotel(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """`hotel ARGS` started in the background (the lock tests run two at once)."""
     return subprocess.Popen(
-        [sys.executable, "-c", "from deploy.cli import main; main()", *args],
+        [*HOTEL, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **env},
+        env=hotel_env(env),
         cwd=PROJECT_ROOT,
     )
 

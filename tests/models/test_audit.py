@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from tests.models.conftest import World, as_app, insert_booking
+from tests.models.world import World, as_app, insert_booking
 
 # Derived data whose every change follows an audited write (a payment, a booking): an audit
 # row of its own would repeat that one.

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tests.models.conftest import World, as_app, insert_booking, violates
+from tests.models.world import World, as_app, insert_booking, violates
 
 
 def test_overlapping_stays_are_refused_back_to_back_and_cancelled_are_not(

@@ -14,10 +14,10 @@ from alembic import command
 from sqlalchemy import Engine, create_engine, pool, text
 from sqlalchemy.orm import Session
 
-from deploy.migrations import alembic_config
+from deploy.migrate.runner import alembic_config
 from hotel_models import operations as ops
 from hotel_models.errors import BookingConflict, HotelRuleError, InsufficientBonus
-from tests.models.conftest import World, make_world
+from tests.models.world import World, make_world
 
 CLIENTS = 24
 

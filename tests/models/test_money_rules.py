@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from tests.models.conftest import World, as_app, insert_booking, violates
+from tests.models.world import World, as_app, insert_booking, violates
 
 
 def sql(session: Session, statement: str, **params: Any) -> Any:

@@ -23,7 +23,7 @@ from hotel_models.errors import (
     ReviewNotAllowed,
     RoomUnavailable,
 )
-from tests.models.conftest import World
+from tests.models.world import World
 
 D = date
 

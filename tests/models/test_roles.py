@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from tests.models.conftest import World, as_app
+from tests.models.world import World, as_app
 
 DENIED = "42501"  # insufficient_privilege
 

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-HOTEL = str(Path(sys.executable).parent / "hotel")
+from tests import helpers
 
 
 def one_line_error(tmp_path: Path, *args: str) -> str:
     env = {"PATH": "/usr/bin:/bin", "HOTEL_STATE_DIR": str(tmp_path)}
-    result = subprocess.run(
-        [HOTEL, *args], capture_output=True, text=True, check=False, env=env, timeout=60
-    )
-    assert result.returncode == 1, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
+    return helpers.one_line_error(helpers.run_hotel(*args, env=env, timeout=60))
 
 
 def test_monitor_needs_the_ha_stack(tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
-"""Grafana dashboards: generated from deploy/monitor/dashboards.py, committed, current."""
+"""Grafana dashboards: generated from monitor/dashboards.py, committed, current."""
 
 from __future__ import annotations
 
 import json
 
-from deploy.monitor.dashboards import DASHBOARDS, dashboards_dir, rendered
+from monitor.dashboards import DASHBOARDS, dashboards_dir, rendered
 
 
 def test_committed_dashboards_are_current() -> None:

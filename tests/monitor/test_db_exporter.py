@@ -6,8 +6,8 @@ from __future__ import annotations
 import psycopg
 from prometheus_client.core import Metric
 
-from deploy.monitor.db_exporter import MIN_INTERVAL, DatabaseCollector, conninfo_from_url
 from loadtest.statements import reset_at
+from monitor.db_exporter import MIN_INTERVAL, DatabaseCollector, conninfo_from_url
 
 
 def executions(url: str, fragment: str) -> int:

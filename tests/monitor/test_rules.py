@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from deploy.cluster.monitoring import cluster_targets, compose_prometheus_yml
 from deploy.cluster.topology import DCS, compose_topology, local_topology
-from deploy.monitor.targets import (
+from monitor.targets import (
     compose_monitoring,
     compose_prometheus_path,
-    compose_prometheus_yml,
     local_monitoring,
     prometheus_config,
     render_yaml,
@@ -76,9 +76,10 @@ def test_lag_alert_threshold_is_patronis_failover_limit() -> None:
 @pytest.mark.parametrize("target", ["local", "compose"])
 def test_rendered_prometheus_config_passes_promtool(target: str, tmp_path: Path) -> None:
     if target == "local":
-        config = prometheus_config(local_topology(tmp_path, 10000), local_monitoring(10000), "")
+        cluster = cluster_targets(local_topology(tmp_path, 10000))
+        config = prometheus_config(cluster, local_monitoring(10000), "")
     else:
-        config = prometheus_config(compose_topology(), compose_monitoring(), "")
+        config = prometheus_config(cluster_targets(compose_topology()), compose_monitoring(), "")
     config["rule_files"] = [str(RULES / "*.yml")]  # promtool also loads the rules
     path = tmp_path / "prometheus.yml"
     path.write_text(render_yaml(config, "test"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from deploy.monitor.textfile import TextfileCollector
+from monitor.textfile import TextfileCollector
 
 BACKUP_PROM = """\
 # HELP hotel_backup_last_success_timestamp_seconds When the last successful backup ended.

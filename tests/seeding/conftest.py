@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from sqlalchemy.orm import Session
 
-from deploy.migrations import alembic_config
+from deploy.migrate.runner import alembic_config
 from hotel_models.settings import get_settings
 from seeding.factories import bind
 

@@ -8,10 +8,12 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import Engine, create_engine, pool, text
 
+from hotel_models.checker import check
 from seeding.bulk import load, prepare
-from seeding.checker import check
 from seeding.plan import COLUMNS, SCALES, Counts, Planner
 from seeding.replay import replay
+from tests.helpers import run_hotel as hotel
+from tests.helpers import table_hashes
 
 TINY = SCALES["tiny"]
 SMALL = Counts(hotels=3, rooms=12, users=40, bookings=150)
@@ -19,28 +21,6 @@ SMALL = Counts(hotels=3, rooms=12, users=40, bookings=150)
 
 def engine_for(url: str) -> Engine:
     return create_engine(url, poolclass=pool.NullPool)
-
-
-def table_hashes(url: str) -> dict[str, str]:
-    """A content hash of every table seeding may write (row text, sorted): equal hashes,
-    equal contents. (The migration ledger records when it ran, so it differs.)"""
-    engine = engine_for(url)
-    with engine.connect() as conn:
-        tables = conn.execute(
-            text(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                "AND tablename NOT IN ('alembic_version', 'hotel_schema_history') ORDER BY 1"
-            )
-        ).scalars()
-        hashes = {
-            table: conn.execute(
-                text(f"SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
-                     f"FROM {table} t")
-            ).scalar_one()
-            for table in tables
-        }  # fmt: skip
-    engine.dispose()
-    return hashes
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +35,6 @@ def test_same_seed_same_rows_in_two_databases(
 ) -> None:
     """The second one by `hotel seed` in its own process: nothing depends on the process
     (hash seeds, Faker's global state, the clock)."""
-    from tests.deploy.test_cli import hotel
-
     again = head_database()
     result = hotel("seed", "--scale", "tiny", "--seed", "1", env={"HOTEL_DATABASE_URL": again})
     assert result.returncode == 0, result.stderr

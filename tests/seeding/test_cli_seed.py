@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.deploy.test_cli import assert_one_line_error, hotel
-from tests.seeding.test_bulk import table_hashes
+from tests.helpers import assert_one_line_error, table_hashes
+from tests.helpers import run_hotel as hotel
 
 
 @pytest.fixture(scope="module")

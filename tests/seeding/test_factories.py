@@ -7,8 +7,8 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from hotel_models import BonusAccount, Booking, BookingStatusHistory, GuestSpending, Hotel
+from hotel_models.checker import check
 from hotel_models.enums import BookingStatus, PaidState
-from seeding.checker import check
 from seeding.factories import (
     FACTORIES,
     BaseFactory,

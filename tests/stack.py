@@ -1,4 +1,5 @@
-"""The module-scoped local HA stack for `cluster` tests, and log capture when one fails."""
+"""The module-scoped local HA stack for the `cluster` tests (HA, backups, monitoring), and log
+capture when one fails: a pytest plugin the root conftest loads."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from deploy.cluster.local import LocalCluster
 # Far from the default ports, so a developer's own `hotel cluster up` does not collide;
 # HOTEL_TEST_CLUSTER_PORT_OFFSET lets two test runs share a machine.
 PORT_OFFSET = int(os.environ.get("HOTEL_TEST_CLUSTER_PORT_OFFSET", "20000"))
-REPORTS = Path(__file__).resolve().parents[2] / "reports" / "cluster-logs"
+REPORTS = Path(__file__).resolve().parents[1] / "reports" / "cluster-logs"
 _active: list[LocalCluster] = []
 
 
