@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -79,12 +80,51 @@ def targets() -> None:
 def db_exporter(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",  # noqa: S104
     port: Annotated[int, typer.Option(help="Port of /metrics.")] = 9190,
+    node: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=HOST:PORT of a node whose statements to read (repeat)."),
+    ] = None,
 ) -> None:
-    """Serve business and health metrics read from HOTEL_DATABASE_URL (the primary port)."""
+    """Serve business and health metrics read from HOTEL_DATABASE_URL (the primary port);
+    with --node, each node's statements as hotel_monitor (password: HOTEL_MONITOR_PASSWORD)."""
     from deploy.migrations import require_url
     from deploy.monitor.db_exporter import serve
+    from deploy.monitor.node_stats import parse_nodes
 
-    serve(require_url(), host, port)
+    nodes = {}
+    if node:
+        password = monitor_password()
+        try:
+            nodes = parse_nodes(node, password)
+        except ValueError as exc:
+            raise HotelError(str(exc)) from None
+    serve(require_url(), host, port, nodes)
+
+
+def monitor_password() -> str:
+    password = os.environ.get("HOTEL_MONITOR_PASSWORD", "")
+    if not password:
+        raise HotelError("HOTEL_MONITOR_PASSWORD is not set: the monitoring role's password")
+    return password
+
+
+@monitor_app.command("role")
+def role() -> None:
+    """Create or update the hotel_monitor login (pg_monitor only) with HOTEL_MONITOR_PASSWORD,
+    as HOTEL_DATABASE_URL's superuser (compose runs this once; `monitor up` does it locally)."""
+    import psycopg
+
+    from deploy.migrations import require_url
+    from deploy.monitor.db_exporter import conninfo_from_url
+    from deploy.monitor.node_stats import MONITOR_ROLE, ensure_monitor_role
+
+    password = monitor_password()
+    try:
+        with psycopg.connect(conninfo_from_url(require_url()), autocommit=True) as conn:
+            ensure_monitor_role(conn, password)
+    except psycopg.Error as exc:
+        raise HotelError(f"could not set up {MONITOR_ROLE}: {str(exc).strip()}") from None
+    console.print(f"[green]{MONITOR_ROLE} ready[/] (pg_monitor)")
 
 
 @monitor_app.command("textfile-exporter")

@@ -227,12 +227,17 @@ def conninfo_from_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def serve(url: str, host: str, port: int) -> None:
-    """Serve /metrics until killed (the local stack's process, the compose service)."""
+def serve(url: str, host: str, port: int, nodes: dict[str, str] | None = None) -> None:
+    """Serve /metrics until killed (the local stack's process, the compose service); with
+    `nodes` (name -> conninfo of the monitoring role) also each node's statements."""
     from prometheus_client import CollectorRegistry, start_http_server
+
+    from deploy.monitor.node_stats import NodeStatsCollector
 
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(conninfo_from_url(url)))
+    if nodes:
+        registry.register(NodeStatsCollector(nodes))
     server, thread = start_http_server(port, addr=host, registry=registry)
     try:
         thread.join()
