@@ -11,7 +11,12 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from deploy.monitor.db_exporter import conninfo_from_url
-from deploy.monitor.node_stats import MONITOR_ROLE, NodeStatsCollector, ensure_monitor_role
+from deploy.monitor.node_stats import (
+    MONITOR_ROLE,
+    NodeStatsCollector,
+    ensure_monitor_role,
+    parse_nodes,
+)
 from loadtest.statements import reset_at
 
 # Three statements that dominate the execution time once the statistics are reset.
@@ -130,3 +135,18 @@ def test_collector_reports_the_heaviest_statements_and_reads_texts_once(
     (started,) = second["hotel_pg_postmaster_start_time_seconds"].samples
     assert started.labels == {"node": "pg0"}
     assert started.value > 1.7e9
+
+
+def test_node_options() -> None:
+    nodes = parse_nodes(["pg0=127.0.0.1:5432", "pg1=pg1:5433"], "secret")
+    assert list(nodes) == ["pg0", "pg1"]
+    assert psycopg.conninfo.conninfo_to_dict(nodes["pg1"]) == {
+        "host": "pg1",
+        "port": "5433",
+        "user": MONITOR_ROLE,
+        "password": "secret",
+        "dbname": "hotel",
+    }
+    for bad in ("pg0", "pg0=host", "=h:1", "pg0=h:port"):
+        with pytest.raises(ValueError, match="NAME=HOST:PORT"):
+            parse_nodes([bad], "secret")
