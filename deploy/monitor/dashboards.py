@@ -257,21 +257,24 @@ POSTGRES = Dashboard(
 
 S = '{node=~"$node"}'
 STATEMENT = "node, datname, query"
+
+
+def total(counter: str) -> str:
+    """A statement counter with only the labels the table shows: the same on every query,
+    so Grafana's merge puts a statement's columns on one row."""
+    return f"sum by ({STATEMENT}, queryid) (hotel_pg_statement_{counter}_total{S})"
+
+
 STATEMENTS = Dashboard(
     "hotel-statements",
     "Statements (pg_stat_statements, per node)",
     (
         table(
             "Heaviest statements since the last reset",
-            (f"hotel_pg_statement_seconds_total{S}", "total time", "s"),
-            (f"hotel_pg_statement_calls_total{S}", "calls", "short"),
-            (
-                f"hotel_pg_statement_seconds_total{S}"
-                f" / clamp_min(hotel_pg_statement_calls_total{S}, 1)",
-                "mean time",
-                "s",
-            ),
-            (f"hotel_pg_statement_rows_total{S}", "rows", "short"),
+            (total("seconds"), "total time", "s"),
+            (total("calls"), "calls", "short"),
+            (f"{total('seconds')} / clamp_min({total('calls')}, 1)", "mean time", "s"),
+            (total("rows"), "rows", "short"),
         ),
         p(
             "Average latency per statement",
