@@ -1,26 +1,45 @@
 """`hotel monitor ...`: the exporters this package serves (the local stack starts them, and they
-are the compose services' commands)."""
+are the compose services' commands), and the monitoring role they log in as."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
+from rich.console import Console
 
+from hotel_models.errors import HotelError
 from hotel_models.settings import get_settings
 from monitor import db_exporter, textfile
+from monitor.node_stats import MONITOR_ROLE, ensure_monitor_role, parse_nodes
 
-app = typer.Typer(help="The platform's own Prometheus exporters.", no_args_is_help=True)
+app = typer.Typer(
+    help="The platform's own Prometheus exporters and their role.", no_args_is_help=True
+)
+console = Console()
 
 
 @app.command("db-exporter")
 def db_exporter_command(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",  # noqa: S104
     port: Annotated[int, typer.Option(help="Port of /metrics.")] = 9190,
+    node: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=HOST:PORT of a node whose statements to read (repeat)."),
+    ] = None,
 ) -> None:
-    """Serve business and health metrics read from HOTEL_DATABASE_URL (the primary port)."""
-    db_exporter.serve(get_settings().require_database_url(), host, port)
+    """Serve business and health metrics read from HOTEL_DATABASE_URL (the primary port);
+    with --node, each node's statements as hotel_monitor (password: HOTEL_MONITOR_PASSWORD)."""
+    nodes = {}
+    if node:
+        try:
+            nodes = parse_nodes(node, monitor_password())
+        except ValueError as exc:
+            raise HotelError(str(exc)) from None
+    db_exporter.serve(get_settings().require_database_url(), host, port, nodes)
 
 
 @app.command("textfile-exporter")
@@ -31,3 +50,24 @@ def textfile_exporter(
 ) -> None:
     """Serve the *.prom files of a directory (the backup tool's backup.prom)."""
     textfile.serve(directory, host, port)
+
+
+@app.command()
+def role() -> None:
+    """Create or update the hotel_monitor login (pg_monitor only) with HOTEL_MONITOR_PASSWORD,
+    as HOTEL_DATABASE_URL's superuser (compose runs this once; `hotel cluster monitor up` does
+    it for the local stack)."""
+    conninfo = db_exporter.conninfo_from_url(get_settings().require_database_url())
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            ensure_monitor_role(conn, monitor_password())
+    except psycopg.Error as exc:
+        raise HotelError(f"could not set up {MONITOR_ROLE}: {str(exc).strip()}") from None
+    console.print(f"[green]{MONITOR_ROLE} ready[/] (pg_monitor)")
+
+
+def monitor_password() -> str:
+    password = os.environ.get("HOTEL_MONITOR_PASSWORD", "")
+    if not password:
+        raise HotelError("HOTEL_MONITOR_PASSWORD is not set: the monitoring role's password")
+    return password

@@ -24,6 +24,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import make_url
 
+from monitor.node_stats import NodeStatsCollector
+
 # Tables written by every booking: their dead tuples show whether autovacuum keeps up.
 HOT_TABLES = (
     "bookings",
@@ -227,10 +229,13 @@ def conninfo_from_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def serve(url: str, host: str, port: int) -> None:
-    """Serve /metrics until killed (the local stack's process, the compose service)."""
+def serve(url: str, host: str, port: int, nodes: dict[str, str] | None = None) -> None:
+    """Serve /metrics until killed (the local stack's process, the compose service); with
+    `nodes` (name -> conninfo of the monitoring role) also each node's statements."""
     registry = CollectorRegistry()
     registry.register(DatabaseCollector(conninfo_from_url(url)))
+    if nodes:
+        registry.register(NodeStatsCollector(nodes))
     server, thread = start_http_server(port, addr=host, registry=registry)
     try:
         thread.join()

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from deploy.cluster.local import LocalCluster, eventually
+from deploy.cluster.local import LocalCluster
+from deploy.process import eventually
 from hotel_models.errors import HotelError
 
 PROBE_TABLE = "hotel_ha_probe"

@@ -10,6 +10,7 @@ and the test fixtures find them in the same run/ directory.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import signal
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+
+import psycopg
 
 from deploy.cluster.local import LocalCluster, http, server_python
 from deploy.cluster.topology import Topology, compose_topology
@@ -28,6 +31,8 @@ from deploy.process import (
     signal_group,
 )
 from hotel_models.errors import HotelError
+from monitor.db_exporter import conninfo_from_url
+from monitor.node_stats import MONITOR_ROLE, ensure_monitor_role, node_conninfo
 from monitor.targets import (
     COMPOSE_RULES_DIR,
     ClusterTargets,
@@ -106,18 +111,22 @@ class LocalMonitor:
             if holder:
                 raise HotelError(f"port {port} ({name}) is in use by {holder}")
         self._prepare()
+        password = self._monitor_role()
         progress("starting postgres_exporter x3 and the db exporter")
         for name, node, exporter in zip(PG_EXPORTERS, topo.nodes, mon.pg_exporters, strict=True):
             if name not in running:
-                dsn = self.cluster.node_url(node) + "?sslmode=disable"
+                dsn = node_conninfo(node.host, node.pg_port, password, "postgres")
                 argv = [pg_exporter, f"--web.listen-address={exporter.address}", "--log.level=warn"]
-                self.cluster.spawn(name, argv, {"DATA_SOURCE_NAME": dsn})
+                self.cluster.spawn(name, argv, {"DATA_SOURCE_NAME": dsn + " sslmode=disable"})
         python, env = server_python()
         module = [python, "-m", "deploy", "monitor"]
         if DB_EXPORTER not in running:
             argv = [*module, "db-exporter", "--host", mon.db_exporter.host]
             argv += ["--port", str(mon.db_exporter.port)]
-            self.cluster.spawn(DB_EXPORTER, argv, {**env, "HOTEL_DATABASE_URL": self._url()})
+            for node in topo.nodes:
+                argv += ["--node", f"{node.name}={node.host}:{node.pg_port}"]
+            env = {**env, "HOTEL_DATABASE_URL": self._url(), "HOTEL_MONITOR_PASSWORD": password}
+            self.cluster.spawn(DB_EXPORTER, argv, env)
         absent = self._start_feeds(module, env, running)
         progress("starting Prometheus")
         if PROMETHEUS in running:
@@ -161,6 +170,23 @@ class LocalMonitor:
 
     def _url(self) -> str:
         return self.cluster.primary_url()
+
+    def _monitor_role(self) -> str:
+        """The exporters' own login (pg_monitor only), its password generated at the first
+        `up` beside the cluster's secrets and set again at every `up`."""
+        secret = self.cluster.root / "monitor-secret"
+        if not secret.is_file():
+            secret.touch(mode=0o600)
+            secret.write_text(secrets.token_urlsafe(24))
+        password = secret.read_text().strip()
+        try:
+            with psycopg.connect(
+                conninfo_from_url(self._url()), autocommit=True, connect_timeout=10
+            ) as conn:
+                ensure_monitor_role(conn, password)
+        except psycopg.Error as exc:
+            raise HotelError(f"could not set up {MONITOR_ROLE}: {str(exc).strip()}") from None
+        return password
 
     def _prepare(self) -> None:
         """prometheus.yml and a copy of the rules, owned by the server user when root."""

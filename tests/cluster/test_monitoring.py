@@ -21,6 +21,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 from sqlalchemy import create_engine, text
@@ -35,6 +36,7 @@ from deploy.migrate.runner import migrate
 from deploy.process import eventually
 from hotel_models import operations as ops
 from monitor.dashboards import DASHBOARDS, Dashboard, Panel
+from monitor.node_stats import MONITOR_ROLE, node_conninfo
 from monitor.targets import rules_dir
 from seeding.bulk import load as seed
 from seeding.plan import SCALES
@@ -167,6 +169,40 @@ def test_db_exporter_reads_the_live_data(monitor: LocalMonitor) -> None:
     assert value("max(hotel_db_query_failed)") == 0
 
 
+def test_exporters_read_as_the_monitoring_role_which_cannot_read_the_business(
+    ha_cluster: LocalCluster, monitor: LocalMonitor
+) -> None:
+    """postgres_exporter x3 and the statements reader log in as hotel_monitor (pg_monitor
+    only); on a live node that role sees the load's statements and none of its rows."""
+    eventually(
+        lambda: monitor.query("sum(hotel_pg_node_stats_up) == 3"), 30, "3 nodes read", interval=1
+    )
+    eventually(
+        lambda: monitor.query(f'hotel_pg_statement_calls_total{{datname="{LOAD_DATABASE}"}}'),
+        40,
+        "the load's statements in Prometheus",
+        interval=2,
+    )
+    password = (ha_cluster.root / "monitor-secret").read_text().strip()
+    for node in ha_cluster.topology.nodes:
+        with psycopg.connect(
+            node_conninfo(node.host, node.pg_port, password, LOAD_DATABASE), autocommit=True
+        ) as conn:
+            sessions = {
+                str(app)
+                for (app,) in conn.execute(
+                    "SELECT application_name FROM pg_stat_activity WHERE usename = %s "
+                    "AND pid <> pg_backend_pid()",
+                    [MONITOR_ROLE],
+                )
+            }
+            assert "hotel-node-stats" in sessions, node.name
+            assert sessions - {"hotel-node-stats"}, f"{node.name}: no postgres_exporter session"
+            for attack in ("SELECT * FROM bookings LIMIT 1", "SELECT * FROM users LIMIT 1"):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(attack)
+
+
 def alert_rules() -> list[dict[str, str]]:
     rules = []
     for path in sorted(rules_dir().glob("*.yml")):
@@ -202,13 +238,17 @@ def panels() -> list[tuple[Dashboard, Panel]]:
     return [(d, p) for d in DASHBOARDS for p in d.panels]
 
 
-def substitute(monitor: LocalMonitor, dashboard: Dashboard, expr: str) -> str:
-    """Grafana's part: template variables get a real value, $__rate_interval a range."""
+def substitute(monitor: LocalMonitor, dashboard: Dashboard, expr: str) -> str | None:
+    """Grafana's part: template variables get a real value (the first: one panel of a
+    repeated row), $__rate_interval a range. None while a variable has no value yet."""
     for name, query in dashboard.variables.items():
+        if f"${name}" not in expr:
+            continue
         found = re.fullmatch(r"label_values\((\w+), (\w+)\)", query)
         assert found, f"unsupported variable query {query}"
         values = monitor.api(f"label/{found.group(2)}/values", **{"match[]": found.group(1)})
-        assert values, f"variable ${name}: {query} has no values"
+        if not values:
+            return None
         expr = expr.replace(f"${name}", values[0])
     return expr.replace("$__rate_interval", "1m")
 
@@ -219,16 +259,24 @@ def substitute(monitor: LocalMonitor, dashboard: Dashboard, expr: str) -> str:
     ids=[f"{d.uid}/{p.title}[{p.source}]" for d, p in panels()],
 )
 def test_dashboard_panel_returns_data(
-    monitor: LocalMonitor, dashboard: Dashboard, panel: Panel
+    monitor: LocalMonitor, feeds: Path, dashboard: Dashboard, panel: Panel
 ) -> None:
-    """A panel's every query returns series (rates need two scrapes: retried for a while)."""
+    """A panel's every query returns series (rates need two scrapes, variables a first
+    sample: retried for a while)."""
     for expr, legend in panel.targets:
-        query = substitute(monitor, dashboard, expr)
+
+        def data(expr: str = expr) -> bool:
+            query = substitute(monitor, dashboard, expr)
+            return query is not None and bool(monitor.query(query))
+
         try:
-            eventually(lambda q=query: monitor.query(q), 40, "data", interval=2)
+            eventually(data, 40, "data", interval=2)
         except Exception:
+            log = feeds.parent / "load.log"
+            tail = log.read_text()[-2000:] if panel.source == "load" and log.exists() else ""
             pytest.fail(
-                f"panel {panel.title!r} of {dashboard.title!r} ({legend}): no data for {query}"
+                f"panel {panel.title!r} of {dashboard.title!r} ({legend}): no data for "
+                f"{substitute(monitor, dashboard, expr) or expr}\n{tail}"
             )
 
 

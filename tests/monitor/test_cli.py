@@ -20,3 +20,10 @@ def test_monitor_needs_the_ha_stack(tmp_path: Path) -> None:
 def test_targets_without_prometheus(tmp_path: Path) -> None:
     error = one_line_error(tmp_path, "cluster", "monitor", "targets")
     assert "hotel cluster monitor up" in error
+
+
+def test_monitoring_role_and_node_reader_need_their_settings(tmp_path: Path) -> None:
+    error = one_line_error(tmp_path, "monitor", "role")
+    assert "HOTEL_MONITOR_PASSWORD is not set" in error
+    error = one_line_error(tmp_path, "monitor", "db-exporter", "--node", "pg0=x:1")
+    assert "HOTEL_MONITOR_PASSWORD is not set" in error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from monitor.dashboards import DASHBOARDS, dashboards_dir, rendered
 
@@ -33,3 +34,23 @@ def test_titles_and_uids_are_unique() -> None:
     for dashboard in DASHBOARDS:
         titles = [p.title for p in dashboard.panels]
         assert len(titles) == len(set(titles)), dashboard.title
+
+
+def test_every_variable_used_is_declared_and_every_table_column_has_a_unit() -> None:
+    builtins = {"__rate_interval"}
+    for dashboard in DASHBOARDS:
+        declared = set(dashboard.variables) | builtins
+        for panel in dashboard.panels:
+            texts = [panel.title, *(expr for expr, _ in panel.targets)]
+            used = {name for text in texts for name in re.findall(r"\$(\w+)", text)}
+            assert used <= declared, f"{dashboard.uid}/{panel.title}: {used - declared}"
+            assert panel.repeat is None or panel.repeat in dashboard.variables
+            if panel.kind == "table":
+                assert len(panel.columns) == len(panel.targets), panel.title
+        model = json.loads(rendered()[dashboard.filename])
+        for panel in model["panels"]:
+            if panel["type"] == "table":
+                renamed = panel["transformations"][1]["options"]["renameByName"]
+                units = {o["matcher"]["options"] for o in panel["fieldConfig"]["overrides"]}
+                assert set(renamed.values()) == units, panel["title"]
+                assert all(t["instant"] and t["format"] == "table" for t in panel["targets"])
