@@ -57,10 +57,11 @@ def role() -> None:
     """Create or update the hotel_monitor login (pg_monitor only) with HOTEL_MONITOR_PASSWORD,
     as HOTEL_DATABASE_URL's superuser (compose runs this once; `hotel cluster monitor up` does
     it for the local stack)."""
+    password = monitor_password()
     conninfo = db_exporter.conninfo_from_url(get_settings().require_database_url())
     try:
         with psycopg.connect(conninfo, autocommit=True) as conn:
-            ensure_monitor_role(conn, monitor_password())
+            ensure_monitor_role(conn, password)
     except psycopg.Error as exc:
         raise HotelError(f"could not set up {MONITOR_ROLE}: {str(exc).strip()}") from None
     console.print(f"[green]{MONITOR_ROLE} ready[/] (pg_monitor)")
