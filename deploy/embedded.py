@@ -31,8 +31,11 @@ from deploy.process import (
     has_server_user,
     last_line,
     reachable_by_server_user,
+    read_secret,
     run_as_server_user,
     runs_as_server_user,
+    safe_dir,
+    write_secret,
 )
 from hotel_models.errors import HotelError
 
@@ -125,9 +128,8 @@ class EmbeddedPostgres:
             and not reachable_by_server_user(state_dir.resolve())
         ):
             digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
-            root = Path("/var/tmp/hotel") / digest  # noqa: S108 (owned, 0700 inside)
-            root.parent.mkdir(parents=True, exist_ok=True)
-            root.parent.chmod(0o755)
+            root = Path("/var/tmp/hotel") / digest  # noqa: S108 (checked: ours, 0700 inside)
+            safe_dir(root.parent, 0o755)
             state_dir.mkdir(parents=True, exist_ok=True)
             pointer.write_text(str(root))
         return cls(root)
@@ -142,13 +144,14 @@ class EmbeddedPostgres:
         if self.initialized():
             return
         bin_dir = find_bin_dir()
-        self.root.mkdir(parents=True, exist_ok=True)
+        safe_dir(self.root)
         self._prepare_ownership()
         password = secrets.token_urlsafe(24)
-        self._password_file.write_text(password)
-        self._password_file.chmod(0o600)
         pwfile = self.root / ".initdb-pw"
-        pwfile.write_text(password)
+        for leftover in (self._password_file, pwfile):  # of an init that failed half-way
+            leftover.unlink(missing_ok=True)
+        write_secret(self._password_file, password)
+        write_secret(pwfile, password)
         chown_to_server_user(pwfile)
         try:
             self._run(
@@ -268,7 +271,7 @@ class EmbeddedPostgres:
         return int(json.loads(self._meta_file.read_text())["port"])
 
     def url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
-        password = quote(self._password_file.read_text().strip(), safe="")
+        password = quote(read_secret(self._password_file).strip(), safe="")
         return f"{driver}://{SUPERUSER}:{password}@127.0.0.1:{self.port}/{database}"
 
     def _ensure_database(self) -> None:

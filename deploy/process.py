@@ -112,6 +112,54 @@ def last_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[-1] if lines else f"exit code {result.returncode}"
 
 
+# -- private files ------------------------------------------------------------------------------
+
+
+def safe_dir(path: Path, mode: int = 0o700) -> Path:
+    """`path` as a directory of ours with `mode` (0700: only we and the server user we hand it
+    to enter it): created so, or, when it exists, refused unless it is a real directory owned
+    by us or the server user and writable by no one else (a guessable path under /var/tmp could
+    have been planted by another user)."""
+    try:
+        path.mkdir(mode=mode, parents=True)
+    except FileExistsError:
+        found = path.lstat()
+        owners = {os.geteuid(), *([server_user().pw_uid] if runs_as_server_user() else [])}
+        if (
+            not stat.S_ISDIR(found.st_mode)
+            or found.st_uid not in owners
+            or found.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        ):
+            raise HotelError(
+                f"{path} exists but is not a private directory of ours (a symlink, another "
+                "owner, or writable by others): remove it or choose another HOTEL_STATE_DIR"
+            ) from None
+    path.chmod(mode)
+    return path
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Create `path` with mode 0600 from the first byte, refusing a file or symlink already
+    there (O_EXCL | O_NOFOLLOW): a secret is never written into a file someone else made."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        raise HotelError(f"{path} already exists: refusing to write a secret into it") from None
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
+def read_secret(path: Path) -> str:
+    """A secret file of ours: a regular file owned by us or the server user, mode 0600."""
+    found = path.lstat()
+    owners = {os.geteuid(), *([server_user().pw_uid] if runs_as_server_user() else [])}
+    if not stat.S_ISREG(found.st_mode) or found.st_uid not in owners or found.st_mode & 0o077:
+        raise HotelError(
+            f"{path} is not a private secret file of ours (0600, owned by us): refusing to use it"
+        )
+    return path.read_text()
+
+
 # -- child processes -----------------------------------------------------------------------------
 
 # Popen objects of the processes this interpreter started: kept so they are not collected

@@ -22,6 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from deploy.backup.context import BackupContext, libpq_env
 from deploy.embedded import find_bin_dir
+from deploy.process import safe_dir
 from hotel_models.errors import HotelError
 
 DUMP = "hotel.dump"
@@ -94,10 +95,10 @@ def create(ctx: BackupContext, url: str | None = None) -> tuple[Snapshot, float]
     """Dump from the replica port into a new snapshot; retention runs after a good one."""
     started = time.monotonic()
     url = url or ctx.replica_url()
-    ctx.logical_dir.mkdir(parents=True, exist_ok=True)
+    safe_dir(ctx.logical_dir)  # the globals carry every role's password verifier
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     partial = ctx.logical_dir / f"{stamp}.partial"
-    partial.mkdir()
+    partial.mkdir(mode=0o700)
     try:
         bin_dir = find_bin_dir()
         _run([str(bin_dir / "pg_dump"), "-Fc", "-Z", "1", "-f", str(partial / DUMP)], url)

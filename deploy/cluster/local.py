@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -54,12 +55,15 @@ from deploy.process import (
     find_binary,
     port_owner,
     reachable_by_server_user,
+    read_secret,
     runs_as_server_user,
+    safe_dir,
     server_user,
     signal_group,
     spawn,
     terminate,
     wait_until,
+    write_secret,
 )
 from hotel_models.errors import HotelError
 
@@ -155,7 +159,7 @@ class LocalCluster:
     def credentials(self) -> Credentials:
         if not self._secrets.is_file():
             raise HotelError(f"no local cluster under {self.root}: run `hotel cluster up` first")
-        return Credentials(**json.loads(self._secrets.read_text()))
+        return Credentials(**json.loads(read_secret(self._secrets)))
 
     def primary_url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
         password = quote(self.credentials().superuser_password, safe="")
@@ -177,7 +181,7 @@ class LocalCluster:
         The backup repository is pinned here (HOTEL_BACKUP_REPO_PATH at the first `up`) so the
         nodes' archive_command and `hotel backup` can never disagree about it.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
+        safe_dir(self.root)
         for sub in ("logs", "run", "backup"):
             (self.root / sub).mkdir(exist_ok=True)
         if not self.exists():
@@ -185,13 +189,11 @@ class LocalCluster:
             if backup_repo:
                 meta["backup_repo"] = backup_repo
             self._meta.write_text(json.dumps(meta))
-        repo = Path(self.topology.backup_repo)
-        repo.mkdir(parents=True, exist_ok=True)
+        repo = safe_dir(Path(self.topology.backup_repo))
         if not self._secrets.is_file():
             fields = ("superuser_password", "replication_password", "rest_password")
-            self._secrets.touch(mode=0o600)
-            self._secrets.write_text(json.dumps({f: secrets.token_urlsafe(24) for f in fields}))
-        self._secrets.chmod(0o600)
+            generated = {f: secrets.token_urlsafe(24) for f in fields}
+            write_secret(self._secrets, json.dumps(generated))
         if runs_as_server_user():
             if not reachable_by_server_user(self.root):
                 raise HotelError(
@@ -384,7 +386,7 @@ class LocalCluster:
             if found.fetchone() is None:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
 
-    def down(self, purge: bool = False) -> list[str]:
+    def down(self) -> list[str]:
         """Stop everything (HAProxy, Patroni, leftover postmasters, etcd); returns what stopped."""
         stopped: list[str] = []
         if not self.root.is_dir():
@@ -399,9 +401,23 @@ class LocalCluster:
                     if postmaster:
                         terminate(postmaster, timeout=1, sig=signal.SIGQUIT)
                         stopped.append(f"{node.name} postmaster")
-        if purge:
-            shutil.rmtree(self.root, ignore_errors=True)
         return stopped
+
+    def purge(self, keep_backups: bool = True) -> Path | None:
+        """Delete the stopped stack's data, logs and secrets. A backup repository inside it is
+        kept unless told otherwise: moved beside the stack (returned), never deleted with the
+        data it exists to restore."""
+        if not self.root.is_dir():
+            return None
+        repo, kept = Path(self.topology.backup_repo), None
+        if keep_backups and self.root in repo.parents and repo.is_dir() and any(repo.iterdir()):
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            kept = self.root.with_name(f"{self.root.name}-backups-{stamp}")
+            shutil.move(repo, kept)
+        elif not keep_backups and repo.is_dir():
+            shutil.rmtree(repo, ignore_errors=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+        return kept
 
     # -- operations ---------------------------------------------------------------------------
 

@@ -28,7 +28,9 @@ from deploy.process import (
     eventually,
     find_binary,
     port_owner,
+    read_secret,
     signal_group,
+    write_secret,
 )
 from hotel_models.errors import HotelError
 from monitor.db_exporter import conninfo_from_url
@@ -176,9 +178,8 @@ class LocalMonitor:
         `up` beside the cluster's secrets and set again at every `up`."""
         secret = self.cluster.root / "monitor-secret"
         if not secret.is_file():
-            secret.touch(mode=0o600)
-            secret.write_text(secrets.token_urlsafe(24))
-        password = secret.read_text().strip()
+            write_secret(secret, secrets.token_urlsafe(24))
+        password = read_secret(secret).strip()
         try:
             with psycopg.connect(
                 conninfo_from_url(self._url()), autocommit=True, connect_timeout=10
