@@ -32,6 +32,13 @@ def migrate_command(
         ),
     ] = "head",
     revision: Annotated[str | None, typer.Argument(help="The revision of `baseline`.")] = None,
+    allow_data_loss: Annotated[
+        bool,
+        typer.Option(help="Let a downgrade drop tables or columns that hold data (back up first)."),
+    ] = False,
+    upgrade_only: Annotated[
+        bool, typer.Option(help="Refuse any downgrade (for services that migrate at start).")
+    ] = False,
 ) -> None:
     """Migrate like Flyway: one migrator at a time, validated first, hooks after."""
     if target == "lint":
@@ -59,7 +66,13 @@ def migrate_command(
     else:
         if revision is not None:
             raise HotelError(f"unexpected argument {revision!r}: only baseline takes a revision")
-        result = runner.migrate(url, target, on_wait=lambda line: err_console.print(line))
+        result = runner.migrate(
+            url,
+            target,
+            on_wait=lambda line: err_console.print(line),
+            allow_data_loss=allow_data_loss,
+            upgrade_only=upgrade_only,
+        )
         console.print(
             f"[green]migrated[/]: {result.before or 'empty'} -> {result.after or 'empty'}"
         )

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.exc import DBAPIError
 
 from deploy.migrate import ledger
+from deploy.migrate.guard import data_lost_by_downgrade
 from deploy.migrate.lock import migration_lock
 from deploy.migrate.snapshot import Snapshot, take_snapshot
 from hotel_models.errors import HotelError
@@ -91,9 +92,15 @@ def migrate(
     target: str = "head",
     script_location: Path = DEFAULT_SCRIPTS,
     on_wait: Callable[[str], None] = print,
+    *,
+    allow_data_loss: bool = False,
+    upgrade_only: bool = False,
 ) -> MigrationResult:
     """Upgrade or downgrade to `target` like Flyway's migrate: one migrator at a time,
-    validate first, then the after-migrate hooks (analyst roles, ANALYZE) on upgrades."""
+    validate first, then the after-migrate hooks (analyst roles, ANALYZE) on upgrades.
+
+    A downgrade that would drop tables or columns holding data is refused unless
+    `allow_data_loss`; `upgrade_only` refuses every downgrade (the compose service's mode)."""
     config = alembic_config(url=url, script_location=script_location)
     script = ScriptDirectory.from_config(config)
     target_rev = resolve_target(script, target)
@@ -106,6 +113,19 @@ def migrate(
         applied = ledger.applied_revisions(script, before)
         downgrade = target_rev == "base" or (before is not None and target_rev in applied[:-1])
         if downgrade:
+            if upgrade_only:
+                raise HotelError(
+                    f"{target} is below the current revision {before}: this migrator only "
+                    "upgrades (a stale MIGRATION_VERSION?); downgrade by hand with hotel migrate"
+                )
+            if not allow_data_loss and before is not None:
+                lost = data_lost_by_downgrade(url, config, before, target_rev)
+                if lost:
+                    more = f" and {len(lost) - 3} more" if len(lost) > 3 else ""
+                    raise HotelError(
+                        f"downgrading to {target} would drop data: {'; '.join(lost[:3])}{more}: "
+                        "back it up (hotel backup create), then add --allow-data-loss"
+                    )
             with lock_timeout_explained(url):
                 command.downgrade(config, target_rev)
             return MigrationResult(before, current_revision(url))

@@ -189,3 +189,50 @@ def test_an_unwaived_finding_fails_lint(tmp_path: Path) -> None:
     revision_file.write_text(source.replace("squawk_waivers = {", "unused_waivers = {", 1))
     findings = [str(f) for f in lint(history)]
     assert any(f.startswith("0003: prefer-bigint-over-smallint") for f in findings), findings
+
+
+def _a_partner_type(url: str) -> None:
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO partner_types (code, name) VALUES ('guard', 'Guard')"))
+    engine.dispose()
+
+
+def _partner_types(url: str) -> int:
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM partner_types")).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def test_a_downgrade_that_would_drop_rows_is_refused(empty_url: str) -> None:
+    """`hotel migrate base` on a database with data, the attack of a stale MIGRATION_VERSION:
+    refused in one line naming what would go, nothing dropped; --allow-data-loss proceeds."""
+    migrations.migrate(empty_url, "head")
+    _a_partner_type(empty_url)
+    result = hotel("migrate", "base", env={"HOTEL_DATABASE_URL": empty_url})
+    _, err = result.communicate(timeout=180)
+    assert result.returncode == 1, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "would drop data: " in err
+    assert "table partner_types (1 rows)" in err
+    assert "--allow-data-loss" in err
+    assert migrations.current_revision(empty_url) == REVISIONS[-1]
+    assert _partner_types(empty_url) >= 1
+    migrations.migrate(empty_url, "base", allow_data_loss=True)
+    assert migrations.current_revision(empty_url) is None
+
+
+def test_a_downgrade_of_reference_data_only_needs_no_flag(empty_url: str) -> None:
+    """What the revisions insert themselves is not the users' data."""
+    migrations.migrate(empty_url, "head")
+    migrations.migrate(empty_url, "base")
+    assert migrations.current_revision(empty_url) is None
+
+
+def test_upgrade_only_refuses_every_downgrade(empty_url: str) -> None:
+    migrations.migrate(empty_url, "head")
+    with pytest.raises(HotelError, match="only upgrades"):
+        migrations.migrate(empty_url, REVISIONS[1], upgrade_only=True)
+    assert migrations.current_revision(empty_url) == REVISIONS[-1]
