@@ -27,11 +27,20 @@ from deploy.backup.cli import backup_app
 from deploy.backup.context import context_from_settings
 from deploy.backup.jobs import run_backup
 from deploy.backup.physical import manifests
-from deploy.cluster.cli import cluster_app, cluster_up, local_cluster, local_monitor, monitor_up
+from deploy.cluster.cli import (
+    Purge,
+    PurgeBackups,
+    Yes,
+    cluster_app,
+    cluster_up,
+    local_cluster,
+    monitor_up,
+    stop_local_stack,
+)
 from deploy.embedded import EmbeddedPostgres
 from deploy.migrate import cli as migrate_cli
 from deploy.migrate.runner import current_revision, migrate, script_directory
-from deploy.process import PidFile, eventually, listening, spawn
+from deploy.process import PidFile, eventually, listening, spawn, write_secret
 from hotel_models import cli as models_cli
 from hotel_models.errors import HotelError
 from hotel_models.settings import get_settings
@@ -85,9 +94,8 @@ def _publish_url(url: str) -> None:
     """Write the DSN where settings find it when HOTEL_DATABASE_URL is unset (0600)."""
     path = get_settings().local_url_file
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    path.write_text(url + "\n")
+    path.unlink(missing_ok=True)
+    write_secret(path, url + "\n")
 
 
 @app.command()
@@ -170,17 +178,13 @@ def _start_load(url: str, port: int) -> str:
 
 
 @app.command()
-def down(
-    purge: Annotated[bool, typer.Option(help="Also delete data, logs and secrets.")] = False,
-) -> None:
+def down(purge: Purge = False, purge_backups: PurgeBackups = False, yes: Yes = False) -> None:
     """Stop what `hotel up` started: the load service, the HA stack with its monitoring, and the
     embedded server (with --purge also delete their data)."""
     if _load_pid_file().stop():
         console.print("[green]down[/]: stopped the load service")
-    cluster = local_cluster()
-    if cluster.exists():
-        local_monitor().down()
-        cluster.down(purge=purge)
+    if local_cluster().exists():
+        stop_local_stack(purge, purge_backups, yes)
         console.print(f"[green]down[/]: stopped the HA stack{' and removed it' if purge else ''}")
     settings = get_settings()
     server = EmbeddedPostgres.for_state_dir(settings.state_dir)
@@ -231,17 +235,16 @@ def main() -> None:
     and exit 1."""
     try:
         app(prog_name="hotel")
+        return
     except HotelError as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False)
-        sys.exit(1)
+        line = f"[red]error:[/] {exc}"
     except DBAPIError as exc:
-        err_console.print(f"[red]database error:[/] {_one_line(exc)}", highlight=False)
-        sys.exit(1)
+        line = f"[red]database error:[/] {_one_line(exc)}"
     except (psycopg.Error, ArgumentError, CommandError) as exc:
-        err_console.print(f"[red]error:[/] {_one_line(exc)}", highlight=False)
-        sys.exit(1)
+        line = f"[red]error:[/] {_one_line(exc)}"
     except ValidationError as exc:  # a malformed HOTEL_* setting
         first = exc.errors()[0]
         where = f"HOTEL_{str(first['loc'][0]).upper()}" if first["loc"] else exc.title
-        err_console.print(f"[red]error:[/] {where}: {first['msg']}", highlight=False)
-        sys.exit(1)
+        line = f"[red]error:[/] {where}: {first['msg']}"
+    err_console.print(line, highlight=False)
+    sys.exit(1)

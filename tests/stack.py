@@ -36,7 +36,8 @@ def ha_cluster() -> Iterator[LocalCluster]:
         yield cluster
     finally:
         _active.remove(cluster)
-        cluster.down(purge=True)
+        cluster.down()
+        cluster.purge(keep_backups=False)
         shutil.rmtree(state, ignore_errors=True)
 
 

@@ -47,6 +47,14 @@ SECRET_VARS = {
 }
 
 
+# `hotel down` and `hotel cluster down` share these options.
+Purge = Annotated[bool, typer.Option(help="Also delete data, logs, secrets (backups are kept).")]
+PurgeBackups = Annotated[
+    bool, typer.Option(help="With --purge: delete the backup repository too (asks).")
+]
+Yes = Annotated[bool, typer.Option("--yes", help="Do not ask (--purge-backups).")]
+
+
 def local_cluster() -> LocalCluster:
     return LocalCluster.for_state_dir(get_settings().state_dir)
 
@@ -82,22 +90,36 @@ def up(
 
 
 @cluster_app.command()
-def down(
-    purge: Annotated[bool, typer.Option(help="Also delete data, logs and secrets.")] = False,
-) -> None:
+def down(purge: Purge = False, purge_backups: PurgeBackups = False, yes: Yes = False) -> None:
     """Stop every process of the local stack, postmasters included."""
-    cluster = local_cluster()
-    url_file = get_settings().local_url_file
-    published = url_file.read_text().strip() if url_file.is_file() else None
-    ours = purge and cluster.exists() and published == cluster.primary_url()
-    stopped = [*LocalMonitor(cluster).down(), *cluster.down(purge=purge)]
-    if purge:
-        (get_settings().state_dir / "cluster.location").unlink(missing_ok=True)
-        if ours:  # `hotel up --ha` published it; it points at nothing now
-            url_file.unlink()
+    stopped = stop_local_stack(purge, purge_backups, yes)
     console.print(
         f"[green]cluster down[/]: stopped {', '.join(stopped) or 'nothing (not running)'}"
     )
+
+
+def stop_local_stack(purge: bool, purge_backups: bool, yes: bool) -> list[str]:
+    """Stop the stack with its monitoring; with `purge` delete it, keeping its backups unless
+    `purge_backups` is confirmed (by `yes` or at the terminal)."""
+    if purge_backups and not purge:
+        raise HotelError("--purge-backups goes with --purge")
+    cluster = local_cluster()
+    if purge_backups and cluster.exists() and not yes:
+        repo = cluster.topology.backup_repo
+        if not sys.stdin.isatty():
+            raise HotelError(f"--purge-backups deletes {repo}: confirm with --yes")
+        typer.confirm(f"delete every backup in {repo}?", abort=True)
+    url_file = get_settings().local_url_file
+    published = url_file.read_text().strip() if url_file.is_file() else None
+    ours = purge and published is not None and published == cluster.primary_url()
+    stopped = [*LocalMonitor(cluster).down(), *cluster.down()]
+    if purge:
+        if kept := cluster.purge(keep_backups=not purge_backups):
+            console.print(f"backups kept in {kept} (--purge-backups deletes them)")
+        (get_settings().state_dir / "cluster.location").unlink(missing_ok=True)
+        if ours:  # `hotel up --ha` published it; it points at nothing now
+            url_file.unlink()
+    return stopped
 
 
 @cluster_app.command()

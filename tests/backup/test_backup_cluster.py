@@ -68,7 +68,8 @@ def writer(ctx: BackupContext) -> Iterator[list[int]]:
                         c.execute("INSERT INTO load_probe (at) VALUES (now())")
                         done.append(1)
                         time.sleep(0.02)
-            except psycopg.OperationalError:
+            # A connection that outlives the switchover reaches the demoted node: read-only.
+            except (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction):
                 time.sleep(0.2)
 
     thread = threading.Thread(target=write, daemon=True)

@@ -8,6 +8,8 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +201,47 @@ def test_node_without_secrets_and_unknown_node(tmp_path: Path) -> None:
 def test_status_without_a_cluster(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOTEL_STATE_DIR": str(tmp_path)}
     assert_one_line_error(run_hotel("cluster", "status", env=env), "hotel cluster up")
+
+
+def _stopped_stack(state: Path) -> Path:
+    """What a stopped local stack leaves: its config, a node's data, backups in its repo."""
+    root = state / "cluster"
+    (root / "pg0" / "data").mkdir(parents=True)
+    (root / "pg0" / "data" / "PG_VERSION").write_text("15\n")
+    (root / "backup-repo" / "archive").mkdir(parents=True)
+    (root / "backup-repo" / "archive" / "000000010000000000000001").write_text("wal")
+    (root / "cluster.json").write_text('{"port_offset": 0}')
+    return root
+
+
+@pytest.fixture
+def state_dir() -> Iterator[Path]:
+    """A state directory the server user can walk (as root the stack runs as `postgres`)."""
+    state = Path(tempfile.mkdtemp(prefix="hotel-purge-test-", dir="/var/tmp"))
+    state.chmod(0o755)
+    yield state
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def test_purge_keeps_the_backups(state_dir: Path) -> None:
+    """`--purge` deletes the data and never the backups made to restore it: the repository is
+    moved beside the stack and the command says where."""
+    root = _stopped_stack(state_dir)
+    result = run_hotel("cluster", "down", "--purge", env={"HOTEL_STATE_DIR": str(state_dir)})
+    assert result.returncode == 0, result.stderr
+    assert not root.exists()
+    kept = [p for p in state_dir.iterdir() if p.name.startswith("cluster-backups-")]
+    assert [p.name for p in (kept[0] / "archive").iterdir()] == ["000000010000000000000001"]
+    assert str(kept[0]) in result.stdout.replace("\n", "")
+
+
+def test_purging_backups_needs_a_confirmation(state_dir: Path) -> None:
+    root = _stopped_stack(state_dir)
+    env = {"HOTEL_STATE_DIR": str(state_dir)}
+    refused = run_hotel("cluster", "down", "--purge", "--purge-backups", env=env)
+    assert_one_line_error(refused, "confirm with --yes")
+    assert (root / "backup-repo" / "archive").is_dir() and (root / "pg0").is_dir()
+    assert_one_line_error(run_hotel("down", "--purge-backups", env=env), "goes with --purge")
+    done = run_hotel("down", "--purge", "--purge-backups", "--yes", env=env)
+    assert done.returncode == 0, done.stderr
+    assert list(state_dir.iterdir()) == []
