@@ -240,7 +240,8 @@ def test_purging_backups_needs_a_confirmation(state_dir: Path) -> None:
     env = {"HOTEL_STATE_DIR": str(state_dir)}
     refused = run_hotel("cluster", "down", "--purge", "--purge-backups", env=env)
     assert_one_line_error(refused, "confirm with --yes")
-    assert (root / "backup-repo" / "archive").is_dir() and (root / "pg0").is_dir()
+    assert (root / "backup-repo" / "archive").is_dir()
+    assert (root / "pg0").is_dir()
     assert_one_line_error(run_hotel("down", "--purge-backups", env=env), "goes with --purge")
     done = run_hotel("down", "--purge", "--purge-backups", "--yes", env=env)
     assert done.returncode == 0, done.stderr
