@@ -11,9 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from faker import Faker
-from faker.config import AVAILABLE_LOCALES
-
 from seeding.errors import SeedError
 
 POOL = 1500
@@ -42,13 +39,19 @@ class Pools:
     words: tuple[str, ...]
 
 
+# Faker is imported where it is used: it costs about 0.3 s at import, which every `hotel`
+# command (--help included) would pay, since the root composes `hotel seed`.
 def check_locale(locale: str) -> None:
+    from faker.config import AVAILABLE_LOCALES
+
     if locale not in AVAILABLE_LOCALES:
         raise SeedError(f"unknown locale {locale!r}: use a Faker locale such as ru_RU or en_US")
 
 
 @lru_cache(maxsize=4)
 def pools(seed: int, locale: str) -> Pools:
+    from faker import Faker
+
     check_locale(locale)
     fake = Faker(locale)
     fake.seed_instance(seed)
