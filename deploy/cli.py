@@ -25,7 +25,6 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from deploy.backup.cli import backup_app
 from deploy.backup.context import context_from_settings
-from deploy.backup.jobs import run_backup
 from deploy.backup.physical import manifests
 from deploy.cluster.cli import (
     Purge,
@@ -144,6 +143,8 @@ def up(
 
 def _first_backup() -> str:
     """A fresh platform starts restorable: a full backup when the repository has none."""
+    from deploy.backup.jobs import run_backup  # prometheus_client: not for every command
+
     ctx = context_from_settings()
     if found := manifests(ctx):
         return f"{len(found)} in the repository (`hotel backup list`)"

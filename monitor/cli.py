@@ -13,8 +13,7 @@ from rich.console import Console
 
 from hotel_models.errors import HotelError
 from hotel_models.settings import get_settings
-from monitor import db_exporter, textfile
-from monitor.node_stats import MONITOR_ROLE, ensure_monitor_role, parse_nodes
+from monitor.role import MONITOR_ROLE, conninfo_from_url, ensure_monitor_role, parse_nodes
 
 app = typer.Typer(
     help="The platform's own Prometheus exporters and their role.", no_args_is_help=True
@@ -33,6 +32,8 @@ def db_exporter_command(
 ) -> None:
     """Serve business and health metrics read from HOTEL_DATABASE_URL (the primary port);
     with --node, each node's statements as hotel_monitor (password: HOTEL_MONITOR_PASSWORD)."""
+    from monitor import db_exporter  # prometheus_client: not for every command
+
     nodes = {}
     if node:
         try:
@@ -49,6 +50,8 @@ def textfile_exporter(
     port: Annotated[int, typer.Option(help="Port of /metrics.")] = 9191,
 ) -> None:
     """Serve the *.prom files of a directory (the backup tool's backup.prom)."""
+    from monitor import textfile  # prometheus_client: not for every command
+
     textfile.serve(directory, host, port)
 
 
@@ -58,7 +61,7 @@ def role() -> None:
     as HOTEL_DATABASE_URL's superuser (compose runs this once; `hotel cluster monitor up` does
     it for the local stack)."""
     password = monitor_password()
-    conninfo = db_exporter.conninfo_from_url(get_settings().require_database_url())
+    conninfo = conninfo_from_url(get_settings().require_database_url())
     try:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             ensure_monitor_role(conn, password)

@@ -22,9 +22,9 @@ import psycopg
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.engine import make_url
 
 from monitor.node_stats import NodeStatsCollector
+from monitor.role import conninfo_from_url
 
 # Tables written by every booking: their dead tuples show whether autovacuum keeps up.
 HOT_TABLES = (
@@ -222,11 +222,6 @@ class DatabaseCollector(Collector):
             "Time the queries took.",
             value=time.monotonic() - started,
         )
-
-
-def conninfo_from_url(url: str) -> str:
-    """libpq conninfo from our SQLAlchemy-style URL (postgresql+psycopg://...)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def serve(url: str, host: str, port: int, nodes: dict[str, str] | None = None) -> None:

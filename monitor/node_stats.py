@@ -23,8 +23,6 @@ import psycopg
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-MONITOR_ROLE = "hotel_monitor"
-DATABASE = "hotel"  # where revision 0015 created the extension; it shows every database
 TOP = 20  # statements per node: a table a person reads, and bounded series
 QUERY_CHARS = 160  # of the normalised text, on one line, in the `query` label
 STATEMENT_TIMEOUT_MS = 2000
@@ -42,29 +40,6 @@ TEXTS = """
 SELECT dbid, queryid, min(query) FROM public.pg_stat_statements(true)
 WHERE (dbid, queryid) IN (SELECT * FROM unnest(%s::oid[], %s::bigint[])) GROUP BY 1, 2
 """
-
-
-def ensure_monitor_role(conn: Conn, password: str) -> None:
-    """Create or update the monitoring login (run as a superuser, on the primary: roles are
-    cluster-wide and replicate). It may read statistics and settings, nothing else: no
-    superuser, no table, and the password travels as a SCRAM verifier only."""
-    verifier = conn.pgconn.encrypt_password(
-        password.encode(), MONITOR_ROLE.encode(), b"scram-sha-256"
-    ).decode()
-    role = psycopg.sql.Identifier(MONITOR_ROLE)
-    with conn.transaction():
-        # The verifier must not reach pg_stat_statements (utility statements keep their text).
-        conn.execute("SET LOCAL pg_stat_statements.track_utility = off")
-        exists = conn.execute("SELECT FROM pg_roles WHERE rolname = %s", [MONITOR_ROLE])
-        if exists.fetchone() is None:
-            conn.execute(psycopg.sql.SQL("CREATE ROLE {}").format(role))
-        conn.execute(
-            psycopg.sql.SQL(
-                "ALTER ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                "NOBYPASSRLS CONNECTION LIMIT 10 PASSWORD {}"
-            ).format(role, psycopg.sql.Literal(verifier))
-        )
-        conn.execute(psycopg.sql.SQL("GRANT pg_monitor TO {}").format(role))
 
 
 def one_line(query: str) -> str:
@@ -170,21 +145,3 @@ class NodeStatsCollector(Collector):
         for node in self.nodes:
             if node.conn is not None:
                 node.conn.close()
-
-
-def node_conninfo(host: str, port: int, password: str, database: str = DATABASE) -> str:
-    return psycopg.conninfo.make_conninfo(
-        host=host, port=port, user=MONITOR_ROLE, password=password, dbname=database
-    )
-
-
-def parse_nodes(specs: list[str], password: str, database: str = DATABASE) -> dict[str, str]:
-    """`pg0=127.0.0.1:5432` options as node name -> conninfo; ValueError names a bad one."""
-    nodes = {}
-    for spec in specs:
-        name, _, address = spec.partition("=")
-        host, _, port = address.rpartition(":")
-        if not (name and host and port.isdigit()):
-            raise ValueError(f"--node {spec!r}: expected NAME=HOST:PORT, e.g. pg0=127.0.0.1:5432")
-        nodes[name] = node_conninfo(host, int(port), password, database)
-    return nodes

@@ -1,5 +1,8 @@
 """`hotel backup ...`: take, list, verify and restore backups, and run their schedule.
 
+The jobs, the schedule and the bench are imported in their commands: they bring
+prometheus_client and croniter (about 0.1-0.3 s), which every other `hotel` command would pay.
+
 Every command serves the stack HOTEL_BACKUP_TARGET names (the local one by default); every
 failure a user can cause is a HotelError, printed as one line by `hotel`.
 """
@@ -8,20 +11,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from deploy.backup import logical, physical
-from deploy.backup.bench import run_bench
 from deploy.backup.context import context_from_settings
 from deploy.backup.integrity import verify_restored
-from deploy.backup.jobs import Outcome, metrics_for, run_backup, run_verify
-from deploy.backup.schedule import Job, jobs, parse_cron, run_schedule
 from deploy.backup.settings import get_backup_settings
 from hotel_models.errors import HotelError
+
+if TYPE_CHECKING:
+    from deploy.backup.jobs import Outcome
+    from deploy.backup.schedule import Job
 
 backup_app = typer.Typer(
     help="Physical (pgBackRest) and logical backups: create, list, verify, restore, schedule.",
@@ -64,6 +68,7 @@ def create(
     ] = "full",
 ) -> None:
     """Take one backup now; its outcome goes to the metrics either way."""
+    from deploy.backup.jobs import run_backup
 
     ctx = context_from_settings()
     with console.status(f"{type_} backup"):
@@ -129,6 +134,7 @@ def verify(
 ) -> None:
     """pgBackRest checksums + a real restore into a scratch instance, row counts against the
     backup point and integrity checks; logical snapshots: checksums and pg_restore --list."""
+    from deploy.backup.jobs import run_verify
 
     ctx = context_from_settings()
     with console.status("verifying (restore into a scratch instance)"):
@@ -178,6 +184,8 @@ def schedule(
     ] = None,
 ) -> None:
     """Run the backup, logical snapshot and verify jobs on their cron schedules (foreground)."""
+    from deploy.backup.jobs import metrics_for
+    from deploy.backup.schedule import jobs, parse_cron, run_schedule
 
     settings = get_backup_settings()
     stop = parse_time(until, "--until") if until else None
@@ -219,5 +227,6 @@ def bench(
     rows: Annotated[int, typer.Option(help="Rows of bulk data generated first.")] = 1_500_000,
 ) -> None:
     """Full backup, verified restore and PITR times on the local stack with bulk data."""
+    from deploy.backup.bench import run_bench
 
     run_bench(context_from_settings(), rows, console)

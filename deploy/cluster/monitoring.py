@@ -33,8 +33,7 @@ from deploy.process import (
     write_secret,
 )
 from hotel_models.errors import HotelError
-from monitor.db_exporter import conninfo_from_url
-from monitor.node_stats import MONITOR_ROLE, ensure_monitor_role, node_conninfo
+from monitor.role import MONITOR_ROLE, conninfo_from_url, ensure_monitor_role, node_conninfo
 from monitor.targets import (
     COMPOSE_RULES_DIR,
     ClusterTargets,

@@ -36,7 +36,7 @@ from deploy.migrate.runner import migrate
 from deploy.process import eventually
 from hotel_models import operations as ops
 from monitor.dashboards import DASHBOARDS, Dashboard, Panel
-from monitor.node_stats import MONITOR_ROLE, node_conninfo
+from monitor.role import MONITOR_ROLE, node_conninfo
 from monitor.targets import rules_dir
 from seeding.bulk import load as seed
 from seeding.plan import SCALES

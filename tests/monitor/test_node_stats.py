@@ -11,13 +11,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from loadtest.statements import reset_at
-from monitor.db_exporter import conninfo_from_url
-from monitor.node_stats import (
-    MONITOR_ROLE,
-    NodeStatsCollector,
-    ensure_monitor_role,
-    parse_nodes,
-)
+from monitor.node_stats import NodeStatsCollector
+from monitor.role import MONITOR_ROLE, conninfo_from_url, ensure_monitor_role, parse_nodes
 
 # Three statements that dominate the execution time once the statistics are reset.
 HEAVY = (
