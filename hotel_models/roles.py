@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, TextClause, text
 
-from hotel_models.settings import Settings
+from hotel_models.settings import Settings, SettingsError
 
 ANALYTIC = "analytic"
 ANALYST_COMMENT = "hotel analyst login, managed by `hotel roles sync`"
@@ -72,10 +72,31 @@ def scram_verifier(connection: Connection, name: str, password: str) -> str:
     return verifier.decode()
 
 
+def refuse_foreign_roles(connection: Connection, names: list[str]) -> None:
+    """An analyst name must be new or an analyst already: any other existing role (the
+    superuser under another name, a service's login) would be altered by the sync."""
+    foreign = connection.execute(
+        text(
+            "SELECT r.rolname FROM pg_roles r WHERE r.rolname = ANY(:names) "
+            "AND shobj_description(r.oid, 'pg_authid') IS DISTINCT FROM :comment "
+            "ORDER BY 1"
+        ),
+        {"names": names, "comment": ANALYST_COMMENT},
+    ).scalars()
+    for name in foreign:
+        raise SettingsError(
+            f"HOTEL_ANALYSTS: {name!r} is an existing role that is not an analyst login; "
+            "refusing to alter it (choose another name)"
+        )
+
+
 def plan_analysts(settings: Settings, connection: Connection | None) -> list[AnalystPlan]:
     """Who should exist, with what credential. Offline (no connection): no credentials."""
     plans = []
-    for name in settings.analyst_names():
+    names = settings.analyst_names()
+    if connection is not None:
+        refuse_foreign_roles(connection, names)
+    for name in names:
         password = settings.analyst_password(name)
         if password is None:
             log.warning(

@@ -17,6 +17,11 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ANALYST_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Roles of the platform and PostgreSQL's own: an analyst of that name would be altered by
+# `hotel roles sync` (set NOLOGIN, given a password, granted `analytic`).
+RESERVED_ROLES = frozenset(
+    {"postgres", "hotel_app", "hotel_owner", "analytic", "replicator", "public", "none"}
+)
 
 
 class SettingsError(ValueError):
@@ -127,6 +132,11 @@ class Settings(BaseSettings):
                 raise SettingsError(
                     f"HOTEL_ANALYSTS: {name!r} is not a valid role name "
                     "(use lowercase letters, digits and _, starting with a letter)"
+                )
+            if name in RESERVED_ROLES or name.startswith("pg_"):
+                raise SettingsError(
+                    f"HOTEL_ANALYSTS: {name!r} is a reserved role name (a role of the platform "
+                    "or of PostgreSQL), not an analyst login; choose another name"
                 )
         return sorted(set(names))
 

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from deploy.cli import app
 from hotel_models.settings import get_settings
+from tests.deploy.test_cli import assert_one_line_error, hotel
 
 
 def test_roles_sync_sets_the_configured_password(
@@ -34,3 +35,47 @@ def test_roles_sync_sets_the_configured_password(
     engine.dispose()
     assert login
     assert has_password
+
+
+@pytest.mark.parametrize(
+    "name", ["postgres", "hotel_app", "hotel_owner", "replicator", "analytic", "pg_monitor"]
+)
+def test_roles_sync_refuses_a_reserved_name(head_url: str, name: str) -> None:
+    """The attack: HOTEL_ANALYSTS=postgres turned the superuser NOLOGIN."""
+    before = role_attributes(head_url, name)
+    result = hotel("roles", "sync", env={"HOTEL_DATABASE_URL": head_url, "HOTEL_ANALYSTS": name})
+    assert_one_line_error(result, "reserved role name", repr(name))
+    assert role_attributes(head_url, name) == before
+
+
+def test_roles_sync_refuses_an_existing_role_that_is_not_an_analyst(head_url: str) -> None:
+    engine = create_engine(head_url, poolclass=pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(text("DROP ROLE IF EXISTS etl_robot"))
+        conn.execute(text("CREATE ROLE etl_robot LOGIN CONNECTION LIMIT 2"))
+    try:
+        result = hotel(
+            "roles", "sync", env={"HOTEL_DATABASE_URL": head_url, "HOTEL_ANALYSTS": "ann,etl_robot"}
+        )
+        assert_one_line_error(result, "'etl_robot' is an existing role that is not an analyst")
+        # Nothing was altered, not even the valid name before it (one transaction).
+        assert role_attributes(head_url, "etl_robot") == (True, 2, False)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP ROLE etl_robot"))
+        engine.dispose()
+
+
+def role_attributes(url: str, name: str) -> tuple[bool, int, bool] | None:
+    """(can log in, connection limit, member of analytic), None when the role is missing."""
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT rolcanlogin, rolconnlimit, pg_has_role(oid, 'analytic', 'MEMBER') "
+                "FROM pg_roles WHERE rolname = :n"
+            ),
+            {"n": name},
+        ).first()
+    engine.dispose()
+    return None if row is None else (row[0], row[1], row[2])
