@@ -15,6 +15,8 @@ from sqlalchemy import Connection, TextClause, text
 from hotel_models.settings import Settings, SettingsError
 
 ANALYTIC = "analytic"
+# Columns no analyst reads and no audit row copies (revision 0019): password hashes, tokens.
+SECRET_COLUMN = "(^|_)(password|passwd|secret|token)(_|$)"  # noqa: S105 (a name pattern)
 ANALYST_COMMENT = "hotel analyst login, managed by `hotel roles sync`"
 log = logging.getLogger("hotel.roles")
 
@@ -62,6 +64,8 @@ def drop_analytic_roles() -> str:
 class AnalystPlan:
     name: str
     verifier: str | None  # SCRAM-SHA-256 verifier; None: NOLOGIN
+    statement_timeout: str = "5min"
+    connection_limit: int = 5
 
 
 def scram_verifier(connection: Connection, name: str, password: str) -> str:
@@ -109,7 +113,14 @@ def plan_analysts(settings: Settings, connection: Connection | None) -> list[Ana
             if password is not None and connection is not None
             else None
         )
-        plans.append(AnalystPlan(name, verifier))
+        plans.append(
+            AnalystPlan(
+                name,
+                verifier,
+                settings.analyst_statement_timeout,
+                settings.analyst_connection_limit,
+            )
+        )
     return plans
 
 
@@ -124,6 +135,11 @@ def analyst_statements(plans: list[AnalystPlan], managed_now: set[str]) -> list[
             statements.append(f"ALTER ROLE {role} NOLOGIN PASSWORD NULL")
         else:
             statements.append(f"ALTER ROLE {role} LOGIN PASSWORD {quote_literal(plan.verifier)}")
+        # Role settings are not inherited from `analytic`: each login carries its own.
+        statements.append(f"ALTER ROLE {role} CONNECTION LIMIT {int(plan.connection_limit)}")
+        statements.append(
+            f"ALTER ROLE {role} SET statement_timeout = {quote_literal(plan.statement_timeout)}"
+        )
         statements.append(f"COMMENT ON ROLE {role} IS {quote_literal(ANALYST_COMMENT)}")
         statements.append(f"GRANT {quote_ident(ANALYTIC)} TO {role}")
     wanted = {plan.name for plan in plans}

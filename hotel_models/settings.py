@@ -53,6 +53,16 @@ class Settings(BaseSettings):
         description="File of `name=password` lines for analysts "
         "(alternative to HOTEL_ANALYST_PASSWORD_<NAME>).",
     )
+    analyst_statement_timeout: str = Field(
+        default="5min",
+        pattern=r"^\d+\s*(ms|s|min|h)?$",
+        description="statement_timeout of every analyst login (a runaway report ends).",
+    )
+    analyst_connection_limit: int = Field(
+        default=5,
+        ge=1,
+        description="Connections each analyst login may hold at once (CONNECTION LIMIT).",
+    )
     migration_lock_timeout: str = Field(
         default="5s",
         pattern=r"^\d+\s*(ms|s|min|h)?$",
