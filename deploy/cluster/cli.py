@@ -187,6 +187,7 @@ def wait_primary(
 ) -> None:
     """Wait until HOTEL_DATABASE_URL reaches a primary; create its database if missing."""
     import psycopg
+    from psycopg import sql
     from sqlalchemy.engine import make_url
 
     from deploy.migrations import require_url
@@ -202,7 +203,10 @@ def wait_primary(
                     return False
                 found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [url.database])
                 if found.fetchone() is None:
-                    conn.execute(f'CREATE DATABASE "{url.database}"')
+                    create = sql.SQL("CREATE DATABASE {}").format(
+                        sql.Identifier(url.database or "")
+                    )
+                    conn.execute(create)
                 return True
         except psycopg.OperationalError:
             return False

@@ -436,12 +436,13 @@ class LocalCluster:
 
     def ensure_database(self) -> None:
         import psycopg
+        from psycopg import sql
 
         url = self.primary_url("postgres", driver="postgresql")
         with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
             found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
             if found.fetchone() is None:
-                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
 
     def down(self, purge: bool = False) -> list[str]:
         """Stop everything (HAProxy, Patroni, leftover postmasters, etcd); returns what stopped."""
