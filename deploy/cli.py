@@ -58,6 +58,36 @@ def publish_url(url: str) -> None:
     path.write_text(url + "\n")
 
 
+def ensure_app_login(url: str) -> tuple[str, str]:
+    """hotel_app's DSN on the server at `url`, and where its password lives: HOTEL_APP_PASSWORD,
+    else a random one generated once into the state directory (0600, never overwritten),
+    set on the role at every `up`."""
+    from sqlalchemy import create_engine, pool
+
+    from hotel_models.roles import HOTEL_APP, login_url, sync_service_roles
+
+    settings = get_settings()
+    from_env = settings.app_password is not None and settings.app_password.get_secret_value()
+    if settings.resolved_app_password() is None:
+        import secrets
+
+        path = settings.app_password_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(24) + "\n")
+    password = settings.resolved_app_password()
+    assert password is not None
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            sync_service_roles(conn, settings)
+    finally:
+        engine.dispose()
+    where = "HOTEL_APP_PASSWORD" if from_env else str(settings.app_password_file)
+    return login_url(url, HOTEL_APP, password), where
+
+
 @dataclass(frozen=True)
 class Started:
     url: str
@@ -110,7 +140,9 @@ def up(
     if seed_scale is not None:
         _seed_if_empty(started.url, seed_scale)
     where = Table(title="hotel up", show_header=False)
+    app_url, app_secret = ensure_app_login(started.url)
     where.add_row("database", f"{masked(started.url)} (password in {started.secret})")
+    where.add_row("service (hotel_app)", f"{masked(app_url)} (password in {app_secret})")
     if ha:
         where.add_row("HAProxy stats", f"http://127.0.0.1:{7000 + started.offset}/")
         where.add_row("backup", _first_backup())
@@ -624,22 +656,25 @@ app.add_typer(roles_app, name="roles")
 
 @roles_app.command("sync")
 def roles_sync() -> None:
-    """Reconcile analyst logins with HOTEL_ANALYSTS and their passwords (idempotent)."""
+    """Reconcile analyst logins with HOTEL_ANALYSTS and their passwords, and hotel_app's
+    password with HOTEL_APP_PASSWORD (idempotent)."""
     from sqlalchemy import create_engine, pool
 
     from deploy.migrations import require_url
-    from hotel_models.roles import sync_analysts
+    from hotel_models.roles import sync_analysts, sync_service_roles
 
     settings = get_settings()
     engine = create_engine(require_url(), poolclass=pool.NullPool)
     try:
         with engine.begin() as conn:
             sync_analysts(conn, settings)
+            services = sync_service_roles(conn, settings)
     finally:
         engine.dispose()
     # The statements carry password verifiers: report names only.
     names = ", ".join(settings.analyst_names()) or "none"
-    console.print(f"[green]roles synced[/]: analysts {names}")
+    passwords = ", ".join(services) or "none (HOTEL_APP_PASSWORD unset)"
+    console.print(f"[green]roles synced[/]: analysts {names}; service passwords: {passwords}")
 
 
 def _one_line(exc: BaseException) -> str:

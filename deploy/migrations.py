@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from psycopg import sql
 from psycopg.errors import LockNotAvailable
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.engine import make_url
@@ -155,14 +156,16 @@ def lock_timeout_explained(url: str) -> Iterator[None]:
 
 def after_migrate(url: str, snapshot_before: Snapshot) -> list[str]:
     """Flyway's afterMigrate: reconcile analyst logins, ANALYZE the tables that changed."""
-    from hotel_models.roles import sync_analysts
+    from hotel_models.roles import sync_analysts, sync_service_roles
 
     with connect(url) as conn:
         if conn.execute(text("SELECT to_regrole('analytic') IS NOT NULL")).scalar_one():
             sync_analysts(conn, get_settings())
+        sync_service_roles(conn, get_settings())
         tables = sorted(changed_tables(snapshot_before, take_snapshot(conn)))
         for table in tables:
-            conn.execute(text(f"ANALYZE {table}"))
+            analyze = sql.SQL("ANALYZE {}").format(sql.Identifier(*table.split(".", 1)))
+            conn.exec_driver_sql(analyze.as_string(conn.connection.driver_connection))
     return tables
 
 

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, TextClause, text
+from sqlalchemy.engine import make_url
 
 from hotel_models.settings import Settings, SettingsError
 
@@ -174,6 +175,24 @@ def sync_analysts(connection: Connection, settings: Settings) -> list[str]:
 
 HOTEL_OWNER = "hotel_owner"
 HOTEL_APP = "hotel_app"
+
+
+def login_url(url: str, role: str, password: str) -> str:
+    """The same server and database as `url`, logged in as `role` (its own password)."""
+    return make_url(url).set(username=role, password=password).render_as_string(False)
+
+
+def sync_service_roles(connection: Connection, settings: Settings) -> list[str]:
+    """Give hotel_app its password from settings (a SCRAM verifier). Without one the role
+    is left as it is: a sync run without the secret must not lock the service out."""
+    password = settings.resolved_app_password()
+    exists = connection.execute(text("SELECT to_regrole(:r) IS NOT NULL"), {"r": HOTEL_APP})
+    if password is None or not exists.scalar_one():
+        return []
+    verifier = scram_verifier(connection, HOTEL_APP, password)
+    statement = f"ALTER ROLE {quote_ident(HOTEL_APP)} LOGIN PASSWORD {quote_literal(verifier)}"
+    connection.exec_driver_sql(statement)
+    return [HOTEL_APP]
 
 
 def drop_roles_if_unused(*names: str) -> str:

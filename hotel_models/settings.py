@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         default=Path(".hotel"), description="Where the embedded server and local stack keep state."
     )
+    app_password: SecretStr | None = Field(
+        default=None,
+        description="Password of hotel_app, the service's login (set by `hotel roles sync` "
+        "and after every migration); unset: <state>/app.password when `hotel up` made one.",
+    )
     analysts: str = Field(
         default="", description="Comma-separated analyst login names, members of role `analytic`."
     )
@@ -133,6 +138,19 @@ class Settings(BaseSettings):
             return self.database_url.get_secret_value()
         if self.local_url_file.is_file():
             return self.local_url_file.read_text().strip() or None
+        return None
+
+    @property
+    def app_password_file(self) -> Path:
+        """Where `hotel up` keeps the hotel_app password it generated (mode 0600)."""
+        return self.state_dir / "app.password"
+
+    def resolved_app_password(self) -> str | None:
+        """HOTEL_APP_PASSWORD, else the one `hotel up` generated, else None."""
+        if self.app_password is not None:
+            return self.app_password.get_secret_value() or None
+        if self.app_password_file.is_file():
+            return self.app_password_file.read_text().strip() or None
         return None
 
     def analyst_names(self) -> list[str]:

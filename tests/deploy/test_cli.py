@@ -99,6 +99,10 @@ def test_up_is_idempotent_and_down_stops() -> None:
         assert second.returncode == 0, second.stderr
         assert f"{HEAD} -> {HEAD}" in second.stdout
         assert (state / "database.url").stat().st_mode & 0o777 == 0o600
+        # The service's own login: a generated password, kept private, and its DSN printed.
+        assert (state / "app.password").stat().st_mode & 0o777 == 0o600
+        assert "service (hotel_app)" in first.stdout
+        assert (state / "app.password").read_text() not in first.stdout + second.stdout
         assert hotel("status", env=env).returncode == 0
         assert hotel("down", env=env).returncode == 0
         assert_one_line_error(hotel("status", env=env), "database error")

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, pool
 
+from hotel_models.roles import sync_service_roles
+from hotel_models.settings import get_settings
 from loadtest.fixture import ensure_seeded
 from loadtest.metrics import Metrics
 from loadtest.mix import Mix
@@ -42,6 +45,10 @@ def migrated(database_factory: Callable[[], str]) -> Callable[[], str]:
     def make() -> str:
         url = database_factory()
         command.upgrade(alembic_config(url=url), "head")
+        engine = create_engine(url, poolclass=pool.NullPool)
+        with engine.begin() as conn:  # what `hotel migrate` does after upgrading
+            sync_service_roles(conn, get_settings())
+        engine.dispose()
         return url
 
     return make
