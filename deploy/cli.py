@@ -260,6 +260,7 @@ def down(
     if purge:
         server.remove()
         get_settings().local_url_file.unlink(missing_ok=True)
+        get_settings().app_password_file.unlink(missing_ok=True)
         (get_settings().state_dir / "pg.location").unlink(missing_ok=True)
         console.print("[green]down[/]: stopped and removed the local server")
     else:
