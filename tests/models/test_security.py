@@ -192,3 +192,11 @@ def test_an_analyst_connects_with_a_timeout_and_a_connection_limit(head_url: str
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_ddl_still_works_where_the_analytic_role_is_missing(session: Session) -> None:
+    """A restore into a server without the platform's roles runs its DDL through the event
+    trigger too: it must not fail on the missing role (renamed here, rolled back after)."""
+    session.execute(text("ALTER ROLE analytic RENAME TO analytic_away"))
+    session.execute(text("CREATE TABLE api_keys (id int, api_token text)"))
+    session.execute(text("ALTER TABLE hotels ADD COLUMN secret_note text"))
