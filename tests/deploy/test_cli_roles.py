@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+
+import psycopg
 import pytest
 from sqlalchemy import create_engine, pool, text
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from deploy.cli import app
@@ -79,3 +84,31 @@ def role_attributes(url: str, name: str) -> tuple[bool, int, bool] | None:
         ).first()
     engine.dispose()
     return None if row is None else (row[0], row[1], row[2])
+
+
+def test_roles_sync_gives_hotel_app_its_password(head_url: str) -> None:
+    password = uuid.uuid4().hex
+    # The session's analysts stay as they are (a sync without them would set them NOLOGIN).
+    analysts = {k: v for k, v in os.environ.items() if k.startswith("HOTEL_ANALYST")}
+    env = {**analysts, "HOTEL_DATABASE_URL": head_url, "HOTEL_APP_PASSWORD": password}
+    result = hotel("roles", "sync", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "service passwords: hotel_app" in result.stdout
+    assert password not in result.stdout + result.stderr
+    app = make_url(head_url).set(drivername="postgresql", username="hotel_app", password=password)
+    with psycopg.connect(app.render_as_string(hide_password=False)) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("hotel_app",)
+    # Without the setting the role keeps its password: a sync must not lock the service out.
+    again = hotel("roles", "sync", env={**analysts, "HOTEL_DATABASE_URL": head_url})
+    assert again.returncode == 0, again.stderr
+    with psycopg.connect(app.render_as_string(hide_password=False)) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("hotel_app",)
+    # Leave the session's password in place for the tests that log in with it.
+    restore = {**env, "HOTEL_APP_PASSWORD": get_settings_password()}
+    assert hotel("roles", "sync", env=restore).returncode == 0
+
+
+def get_settings_password() -> str:
+    password = get_settings().resolved_app_password()
+    assert password is not None
+    return password
