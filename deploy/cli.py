@@ -8,6 +8,7 @@ mistyped command or option gets click's usage line and exit code 2.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,6 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from deploy.backup.cli import backup_app
 from deploy.backup.context import context_from_settings
-from deploy.backup.physical import manifests
 from deploy.cluster.cli import (
     Purge,
     PurgeBackups,
@@ -42,6 +42,7 @@ from deploy.migrate.runner import current_revision, migrate, script_directory
 from deploy.process import PidFile, eventually, listening, spawn, write_secret
 from hotel_models import cli as models_cli
 from hotel_models.errors import HotelError
+from hotel_models.roles import HOTEL_APP, login_url, sync_service_roles
 from hotel_models.settings import get_settings
 from loadtest import cli as load_cli
 from monitor import cli as monitor_cli
@@ -128,10 +129,15 @@ def up(
         else:
             seeding_cli.seed(scale=seed_scale)
     where = Table(title="hotel up", show_header=False)
+    app_url, app_secret = _app_login(started.url)
     where.add_row("database", f"{masked(started.url)} (password in {started.secret})")
+    where.add_row("service (hotel_app)", f"{masked(app_url)} (password in {app_secret})")
     if ha:
+        from deploy.backup.jobs import first_backup  # prometheus_client: not for every command
+
         where.add_row("HAProxy stats", f"http://127.0.0.1:{7000 + started.offset}/")
-        where.add_row("backup", _first_backup())
+        with console.status("first full backup"):
+            where.add_row("backup", first_backup(context_from_settings()))
     if load:
         port = LOAD_METRICS_PORT + started.offset
         where.add_row("load", f"{_start_load(started.url, port)}; metrics :{port}/metrics")
@@ -141,18 +147,20 @@ def up(
     console.print(where)
 
 
-def _first_backup() -> str:
-    """A fresh platform starts restorable: a full backup when the repository has none."""
-    from deploy.backup.jobs import run_backup  # prometheus_client: not for every command
-
-    ctx = context_from_settings()
-    if found := manifests(ctx):
-        return f"{len(found)} in the repository (`hotel backup list`)"
-    with console.status("first full backup"):
-        outcome = run_backup(ctx, "full")
-    if not outcome.ok:
-        raise HotelError(f"the first full backup failed: {outcome.message}")
-    return f"first full backup taken ({outcome.duration:.0f} s; `hotel backup list`)"
+def _app_login(url: str) -> tuple[str, str]:
+    """hotel_app's DSN and where its password lives: HOTEL_APP_PASSWORD, else one generated
+    once into the state directory (0600); set on the role at every `up`."""
+    settings = get_settings()
+    where = "HOTEL_APP_PASSWORD"
+    if settings.app_password is None:
+        where = str(settings.app_password_file)
+        if not settings.app_password_file.is_file():
+            write_secret(settings.app_password_file, secrets.token_urlsafe(24))
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.begin() as conn:
+        sync_service_roles(conn, settings)
+    engine.dispose()
+    return login_url(url, HOTEL_APP, settings.resolved_app_password() or ""), where
 
 
 def _load_pid_file() -> PidFile:
@@ -191,7 +199,8 @@ def down(purge: Purge = False, purge_backups: PurgeBackups = False, yes: Yes = F
     server = EmbeddedPostgres.for_state_dir(settings.state_dir)
     if purge:
         server.remove()
-        settings.local_url_file.unlink(missing_ok=True)
+        for leftover in (settings.local_url_file, settings.app_password_file):
+            leftover.unlink(missing_ok=True)
         (settings.state_dir / "pg.location").unlink(missing_ok=True)
         console.print("[green]down[/]: stopped and removed the local server")
     else:

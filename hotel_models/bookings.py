@@ -141,6 +141,8 @@ class Payment(IdMixin, CreatedMixin, Base):
     status: Mapped[PaymentStatus] = mapped_column(
         pg_enum(PaymentStatus, "payment_status"), server_default=PaymentStatus.PENDING.value
     )
+    # The service's retry key: a payment retried after a lost acknowledgement is one payment.
+    idempotency_key: Mapped[str | None] = mapped_column(Text, unique=True)
 
     booking: Mapped[Booking] = relationship(back_populates="payments", lazy="raise")
 

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, pool
 from hotel_models.checker import check
 from hotel_models.erd import render_erd
 from hotel_models.errors import HotelError
-from hotel_models.roles import sync_analysts
+from hotel_models.roles import sync_analysts, sync_service_roles
 from hotel_models.settings import get_settings
 
 app = typer.Typer()
@@ -54,14 +54,17 @@ def erd(
 
 @roles_app.command("sync")
 def roles_sync() -> None:
-    """Reconcile analyst logins with HOTEL_ANALYSTS and their passwords (idempotent)."""
+    """Reconcile analyst logins with HOTEL_ANALYSTS and their passwords, and hotel_app's
+    password with HOTEL_APP_PASSWORD (idempotent)."""
     settings = get_settings()
     engine = create_engine(settings.require_database_url(), poolclass=pool.NullPool)
     try:
         with engine.begin() as conn:
             sync_analysts(conn, settings)
+            services = sync_service_roles(conn, settings)
     finally:
         engine.dispose()
     # The statements carry password verifiers: report names only.
     names = ", ".join(settings.analyst_names()) or "none"
-    console.print(f"[green]roles synced[/]: analysts {names}")
+    passwords = ", ".join(services) or "none (HOTEL_APP_PASSWORD unset)"
+    console.print(f"[green]roles synced[/]: analysts {names}; service passwords: {passwords}")

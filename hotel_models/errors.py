@@ -32,6 +32,10 @@ class InvalidRequest(HotelRuleError):
     pass
 
 
+class IdempotencyKeyReused(InvalidRequest):
+    """A key already answered another request: replaying it would hide the difference."""
+
+
 class BookingConflict(HotelRuleError):
     pass
 

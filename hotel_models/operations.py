@@ -5,21 +5,25 @@ usable) and raise the typed errors of hotel_models.errors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from hotel_models.bookings import Booking, BookingService, Payment
 from hotel_models.enums import BookingStatus, PaymentOption, PaymentStatus, RoomType
 from hotel_models.errors import (
     BookingConflict,
+    HotelRuleError,
+    IdempotencyKeyReused,
     InvalidRequest,
     InvalidTransition,
     NotFound,
@@ -181,10 +185,32 @@ def search_availability(
     ]
 
 
-def _by_idempotency_key(session: Session, key: str, user_id: int) -> Booking | None:
+def _by_idempotency_key(session: Session, key: str, request: dict[str, Any]) -> Booking | None:
+    """The booking a key made, if the request is the one it made it for."""
     booking = session.scalars(select(Booking).where(Booking.idempotency_key == key)).first()
-    if booking is not None and booking.user_id != user_id:
-        raise InvalidRequest("this idempotency key belongs to another guest's request")
+    if booking is None:
+        return None
+    if booking.user_id != request["user_id"]:
+        raise IdempotencyKeyReused("this idempotency key belongs to another guest's request")
+    services = session.scalars(
+        select(BookingService.service_id).where(BookingService.booking_id == booking.id)
+    ).all()
+    made = {
+        "user_id": booking.user_id,
+        "room_id": booking.room_id,
+        "check_in": booking.check_in,
+        "check_out": booking.check_out,
+        "guests": booking.guests,
+        "service_ids": frozenset(services),
+        "bonus_points": booking.bonus_points_used,
+        "payment_option": booking.payment_option,
+    }
+    differs = sorted(k for k in made if made[k] != request[k])
+    if differs:
+        raise IdempotencyKeyReused(
+            f"idempotency key {key!r} was used for booking {booking.code} with another "
+            f"{', '.join(differs)}: use a new key for a new request"
+        )
     return booking
 
 
@@ -203,9 +229,19 @@ def create_booking(
 ) -> Booking:
     """Book a room: price = nightly prices + services - bonus points. The database refuses
     overlaps, over-capacity, rooms under maintenance and overspent points; a repeated
-    idempotency_key returns the booking made the first time."""
+    idempotency_key returns the booking made the first time (the same request only)."""
+    request: dict[str, Any] = {
+        "user_id": user_id,
+        "room_id": room_id,
+        "check_in": check_in,
+        "check_out": check_out,
+        "guests": guests,
+        "service_ids": frozenset(service_ids),
+        "bonus_points": bonus_points,
+        "payment_option": PaymentOption(payment_option),
+    }
     if idempotency_key is not None:
-        existing = _by_idempotency_key(session, idempotency_key, user_id)
+        existing = _by_idempotency_key(session, idempotency_key, request)
         if existing is not None:
             return existing
     _nights(check_in, check_out)
@@ -220,7 +256,7 @@ def create_booking(
         ),
         {"room": room_id, "check_in": check_in, "check_out": check_out},
     ).scalar_one()
-    wanted = set(service_ids)
+    wanted = set(request["service_ids"])
     services = session.scalars(
         select(Service).where(
             Service.id.in_(wanted), Service.hotel_id == room.hotel_id, Service.active
@@ -260,7 +296,7 @@ def create_booking(
             # up here as a unique violation or as an overlap with itself: return its booking.
             winner = None
             if idempotency_key is not None:
-                winner = _by_idempotency_key(session, idempotency_key, user_id)
+                winner = _by_idempotency_key(session, idempotency_key, request)
             if winner is None:
                 raise
             return winner
@@ -282,17 +318,61 @@ def _booking(session: Session, booking_id: int) -> Booking:
     return booking
 
 
-def pay(session: Session, *, booking_id: int, amount: Decimal, method_id: int) -> Payment:
-    """Record a completed payment (the payment service said yes); paid_state follows."""
+def _payment_by_key(
+    session: Session, key: str, booking_id: int, amount: Decimal, method_id: int
+) -> Payment | None:
+    payment = session.scalars(select(Payment).where(Payment.idempotency_key == key)).first()
+    if payment is None:
+        return None
+    made = {"booking": payment.booking_id, "amount": payment.amount, "method": payment.method_id}
+    asked = {"booking": booking_id, "amount": Decimal(amount), "method": method_id}
+    differs = sorted(k for k in made if made[k] != asked[k])
+    if differs:
+        raise IdempotencyKeyReused(
+            f"idempotency key {key!r} was used for payment {payment.id} with another "
+            f"{', '.join(differs)}: use a new key for a new payment"
+        )
+    return payment
+
+
+def pay(
+    session: Session,
+    *,
+    booking_id: int,
+    amount: Decimal,
+    method_id: int,
+    idempotency_key: str | None = None,
+) -> Payment:
+    """Record a completed payment (the payment service said yes); paid_state follows. A
+    repeated idempotency_key (a retry after a lost acknowledgement) returns the payment
+    recorded the first time instead of charging twice."""
+    if idempotency_key is not None:
+        existing = _payment_by_key(session, idempotency_key, booking_id, amount, method_id)
+        if existing is not None:
+            return existing
     booking = _booking(session, booking_id)
     if booking.status == BookingStatus.CANCELLED:
         raise InvalidTransition(f"booking {booking.code} is cancelled and takes no payment")
     payment = Payment(
-        booking_id=booking_id, method_id=method_id, amount=amount, status=PaymentStatus.COMPLETED
+        booking_id=booking_id,
+        method_id=method_id,
+        amount=amount,
+        status=PaymentStatus.COMPLETED,
+        idempotency_key=idempotency_key,
     )
-    with _guarded(session):
-        session.add(payment)
-        session.flush()
+    try:
+        with _guarded(session):
+            session.add(payment)
+            session.flush()
+    except (IntegrityError, HotelRuleError):
+        # A concurrent retry with the same key committed first: its payment, as a unique
+        # violation or as an overpayment with itself.
+        winner = None
+        if idempotency_key is not None:
+            winner = _payment_by_key(session, idempotency_key, booking_id, amount, method_id)
+        if winner is None:
+            raise
+        return winner
     session.expire(booking)
     return payment
 
@@ -368,3 +448,34 @@ def bonus_statement(session: Session, *, user_id: int) -> BonusStatement:
             for e in entries
         ],
     )
+
+
+T = TypeVar("T")
+# serialization_failure, deadlock_detected: the database undid the whole transaction and
+# says that running it again may succeed.
+RETRYABLE = frozenset({"40001", "40P01"})
+
+
+def run_transaction(
+    new_session: Callable[[], Session],
+    work: Callable[[Session], T],
+    *,
+    attempts: int = 3,
+    backoff: float = 0.05,
+) -> T:
+    """Run `work` in a transaction of its own and commit; on a serialization failure or a
+    deadlock run it again, at most `attempts` times in all, with jittered exponential
+    backoff so the contenders do not collide again. Anything else, and the last failure,
+    is raised. `work` must be safe to repeat (it is: the rolled-back attempt left nothing);
+    a lost connection is not retried here: an unknown outcome needs an idempotency key."""
+    for attempt in range(1, attempts + 1):
+        with new_session() as session:
+            try:
+                with session.begin():
+                    return work(session)
+            except DBAPIError as exc:
+                state = getattr(exc.orig, "sqlstate", None)
+                if state not in RETRYABLE or attempt == attempts:
+                    raise
+        time.sleep(backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))  # noqa: S311
+    raise AssertionError("unreachable: the last attempt returns or raises")

@@ -11,10 +11,13 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, TextClause, text
+from sqlalchemy.engine import make_url
 
-from hotel_models.settings import Settings
+from hotel_models.settings import Settings, SettingsError
 
 ANALYTIC = "analytic"
+# Columns no analyst reads and no audit row copies (revision 0019): password hashes, tokens.
+SECRET_COLUMN = "(^|_)(password|passwd|secret|token)(_|$)"  # noqa: S105 (a name pattern)
 ANALYST_COMMENT = "hotel analyst login, managed by `hotel roles sync`"
 log = logging.getLogger("hotel.roles")
 
@@ -62,6 +65,8 @@ def drop_analytic_roles() -> str:
 class AnalystPlan:
     name: str
     verifier: str | None  # SCRAM-SHA-256 verifier; None: NOLOGIN
+    statement_timeout: str = "5min"
+    connection_limit: int = 5
 
 
 def scram_verifier(connection: Connection, name: str, password: str) -> str:
@@ -72,10 +77,31 @@ def scram_verifier(connection: Connection, name: str, password: str) -> str:
     return verifier.decode()
 
 
+def refuse_foreign_roles(connection: Connection, names: list[str]) -> None:
+    """An analyst name must be new or an analyst already: any other existing role (the
+    superuser under another name, a service's login) would be altered by the sync."""
+    foreign = connection.execute(
+        text(
+            "SELECT r.rolname FROM pg_roles r WHERE r.rolname = ANY(:names) "
+            "AND shobj_description(r.oid, 'pg_authid') IS DISTINCT FROM :comment "
+            "ORDER BY 1"
+        ),
+        {"names": names, "comment": ANALYST_COMMENT},
+    ).scalars()
+    for name in foreign:
+        raise SettingsError(
+            f"HOTEL_ANALYSTS: {name!r} is an existing role that is not an analyst login; "
+            "refusing to alter it (choose another name)"
+        )
+
+
 def plan_analysts(settings: Settings, connection: Connection | None) -> list[AnalystPlan]:
     """Who should exist, with what credential. Offline (no connection): no credentials."""
     plans = []
-    for name in settings.analyst_names():
+    names = settings.analyst_names()
+    if connection is not None:
+        refuse_foreign_roles(connection, names)
+    for name in names:
         password = settings.analyst_password(name)
         if password is None:
             log.warning(
@@ -88,7 +114,14 @@ def plan_analysts(settings: Settings, connection: Connection | None) -> list[Ana
             if password is not None and connection is not None
             else None
         )
-        plans.append(AnalystPlan(name, verifier))
+        plans.append(
+            AnalystPlan(
+                name,
+                verifier,
+                settings.analyst_statement_timeout,
+                settings.analyst_connection_limit,
+            )
+        )
     return plans
 
 
@@ -103,6 +136,11 @@ def analyst_statements(plans: list[AnalystPlan], managed_now: set[str]) -> list[
             statements.append(f"ALTER ROLE {role} NOLOGIN PASSWORD NULL")
         else:
             statements.append(f"ALTER ROLE {role} LOGIN PASSWORD {quote_literal(plan.verifier)}")
+        # Role settings are not inherited from `analytic`: each login carries its own.
+        statements.append(f"ALTER ROLE {role} CONNECTION LIMIT {int(plan.connection_limit)}")
+        statements.append(
+            f"ALTER ROLE {role} SET statement_timeout = {quote_literal(plan.statement_timeout)}"
+        )
         statements.append(f"COMMENT ON ROLE {role} IS {quote_literal(ANALYST_COMMENT)}")
         statements.append(f"GRANT {quote_ident(ANALYTIC)} TO {role}")
     wanted = {plan.name for plan in plans}
@@ -137,6 +175,24 @@ def sync_analysts(connection: Connection, settings: Settings) -> list[str]:
 
 HOTEL_OWNER = "hotel_owner"
 HOTEL_APP = "hotel_app"
+
+
+def login_url(url: str, role: str, password: str) -> str:
+    """The same server and database as `url`, logged in as `role` (its own password)."""
+    return make_url(url).set(username=role, password=password).render_as_string(False)
+
+
+def sync_service_roles(connection: Connection, settings: Settings) -> list[str]:
+    """Give hotel_app its password from settings (a SCRAM verifier). Without one the role
+    is left as it is: a sync run without the secret must not lock the service out."""
+    password = settings.resolved_app_password()
+    exists = connection.execute(text("SELECT to_regrole(:r) IS NOT NULL"), {"r": HOTEL_APP})
+    if password is None or not exists.scalar_one():
+        return []
+    verifier = scram_verifier(connection, HOTEL_APP, password)
+    statement = f"ALTER ROLE {quote_ident(HOTEL_APP)} LOGIN PASSWORD {quote_literal(verifier)}"
+    connection.exec_driver_sql(statement)
+    return [HOTEL_APP]
 
 
 def drop_roles_if_unused(*names: str) -> str:

@@ -22,6 +22,11 @@ from sqlalchemy.exc import ArgumentError
 from hotel_models.errors import HotelError
 
 ANALYST_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# Roles of the platform and PostgreSQL's own: an analyst of that name would be altered by
+# `hotel roles sync` (set NOLOGIN, given a password, granted `analytic`).
+RESERVED_ROLES = frozenset(
+    {"postgres", "hotel_app", "hotel_owner", "analytic", "replicator", "public", "none"}
+)
 
 
 class SettingsError(HotelError, ValueError):
@@ -45,6 +50,11 @@ class Settings(BaseSettings):
     state_dir: Path = Field(
         default=Path(".hotel"), description="Where the embedded server and local stack keep state."
     )
+    app_password: SecretStr | None = Field(
+        default=None,
+        description="Password of hotel_app, the service's login (set by `hotel roles sync` "
+        "and after every migration); unset: <state>/app.password when `hotel up` made one.",
+    )
     analysts: str = Field(
         default="", description="Comma-separated analyst login names, members of role `analytic`."
     )
@@ -52,6 +62,16 @@ class Settings(BaseSettings):
         default=None,
         description="File of `name=password` lines for analysts "
         "(alternative to HOTEL_ANALYST_PASSWORD_<NAME>).",
+    )
+    analyst_statement_timeout: str = Field(
+        default="5min",
+        pattern=r"^\d+\s*(ms|s|min|h)?$",
+        description="statement_timeout of every analyst login (a runaway report ends).",
+    )
+    analyst_connection_limit: int = Field(
+        default=5,
+        ge=1,
+        description="Connections each analyst login may hold at once (CONNECTION LIMIT).",
     )
     migration_lock_timeout: str = Field(
         default="5s",
@@ -99,6 +119,19 @@ class Settings(BaseSettings):
             ) from None
         return url
 
+    @property
+    def app_password_file(self) -> Path:
+        """Where `hotel up` keeps the hotel_app password it generated (mode 0600)."""
+        return self.state_dir / "app.password"
+
+    def resolved_app_password(self) -> str | None:
+        """HOTEL_APP_PASSWORD, else the one `hotel up` generated, else None."""
+        if self.app_password is not None:
+            return self.app_password.get_secret_value() or None
+        if self.app_password_file.is_file():
+            return self.app_password_file.read_text().strip() or None
+        return None
+
     def analyst_names(self) -> list[str]:
         names = [n.strip().lower() for n in self.analysts.split(",") if n.strip()]
         for name in names:
@@ -106,6 +139,11 @@ class Settings(BaseSettings):
                 raise SettingsError(
                     f"HOTEL_ANALYSTS: {name!r} is not a valid role name "
                     "(use lowercase letters, digits and _, starting with a letter)"
+                )
+            if name in RESERVED_ROLES or name.startswith("pg_"):
+                raise SettingsError(
+                    f"HOTEL_ANALYSTS: {name!r} is a reserved role name (a role of the platform "
+                    "or of PostgreSQL), not an analyst login; choose another name"
                 )
         return sorted(set(names))
 

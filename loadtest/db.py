@@ -12,6 +12,8 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from hotel_models.errors import CONSTRAINTS, HotelError
+from hotel_models.roles import HOTEL_APP, login_url
+from hotel_models.settings import get_settings
 
 APPLICATION_NAME = "hotel-load"
 # Lost connection, read-only (a demoted primary), admin/crash shutdown, cannot connect now,
@@ -52,19 +54,34 @@ def classify(exc: BaseException) -> tuple[Outcome, str]:
     return "error", state[:2]
 
 
+def login_as(url: str, role: str) -> str:
+    """`url` logged in as `role` itself, with its own password (HOTEL_APP_PASSWORD, or the one
+    `hotel up` generated): a session that logged in as the superuser and SET ROLE could RESET
+    ROLE back. A URL that already names `role` is used as it is."""
+    if make_url(url).username == role:
+        return url
+    password = get_settings().resolved_app_password() if role == HOTEL_APP else None
+    if password is None:
+        raise LoadError(
+            f"{role} has no password here: set HOTEL_APP_PASSWORD (`hotel up` generates one) "
+            "and run `hotel roles sync`, or give the load a DSN of that role"
+        )
+    return login_url(url, role, password)
+
+
 class Pool:
     """A fixed number of connections handed out LIFO; a broken one is replaced on next use.
-    Sessions act as `role` (the service's least-privilege role)."""
+    Sessions log in as `role` (the service's least-privilege role); None: as the URL says."""
 
-    def __init__(self, url: str, size: int, role: str | None = "hotel_app") -> None:
-        self.conninfo = conninfo(url)
+    def __init__(self, url: str, size: int, role: str | None = HOTEL_APP) -> None:
+        self.conninfo = conninfo(login_as(url, role) if role else url)
         self.role = role
         self._idle: asyncio.LifoQueue[psycopg.AsyncConnection | None] = asyncio.LifoQueue()
         for _ in range(size):
             self._idle.put_nowait(None)
 
     async def _connect(self) -> psycopg.AsyncConnection:
-        conn = await psycopg.AsyncConnection.connect(
+        return await psycopg.AsyncConnection.connect(
             self.conninfo,
             autocommit=True,
             application_name=APPLICATION_NAME,
@@ -73,9 +90,6 @@ class Pool:
             # JIT-compiles a 3 ms search for ~180 ms; the service needs the same setting.
             options="-c jit=off",
         )
-        if self.role:
-            await conn.execute(f'SET ROLE "{self.role}"')
-        return conn
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from loadtest.catalogue import CATALOGUE, Query, Sample, sample
 from loadtest.db import LoadError, conninfo, unreachable
@@ -114,11 +115,11 @@ def _explain_once(
 ) -> dict[str, Any] | None:
     """One EXPLAIN ANALYZE in its own transaction, always rolled back; None when a
     business rule refused it."""
-    sql = "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) " + statement.sql
+    explain = "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) " + statement.sql
     try:
         with conn.transaction(force_rollback=True):
-            conn.execute(f'SET LOCAL ROLE "{statement.role}"')
-            row = conn.execute(sql, params).fetchone()
+            conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(statement.role)))
+            row = conn.execute(explain, params).fetchone()
     except psycopg.errors.IntegrityError:
         return None
     assert row is not None

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 os.environ.pop("HOTEL_DATABASE_URL", None)
 os.environ["HOTEL_ANALYSTS"] = "ann,bob"
 os.environ["HOTEL_ANALYST_PASSWORD_ANN"] = uuid.uuid4().hex
+# The service's own login (the load generator connects as hotel_app with it).
+os.environ["HOTEL_APP_PASSWORD"] = uuid.uuid4().hex
 
 from deploy.embedded import throwaway_server
 from deploy.migrate.runner import alembic_config

@@ -83,3 +83,13 @@ def scheduled_kind(ctx: BackupContext, full_every: timedelta) -> Kind:
         return "full"
     newest = datetime.fromtimestamp(int(fulls[-1]["timestamp"]["stop"]), UTC)
     return "full" if datetime.now(UTC) - newest >= full_every else "diff"
+
+
+def first_backup(ctx: BackupContext) -> str:
+    """A fresh platform starts restorable: a full backup when the repository has none."""
+    if found := physical.manifests(ctx):
+        return f"{len(found)} in the repository (`hotel backup list`)"
+    outcome = run_backup(ctx, "full")
+    if not outcome.ok:
+        raise HotelError(f"the first full backup failed: {outcome.message}")
+    return f"first full backup taken ({outcome.duration:.0f} s; `hotel backup list`)"

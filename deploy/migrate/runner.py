@@ -12,6 +12,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from psycopg import sql
 from psycopg.errors import LockNotAvailable
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.exc import DBAPIError
@@ -21,7 +22,7 @@ from deploy.migrate.guard import data_lost_by_downgrade
 from deploy.migrate.lock import migration_lock
 from deploy.migrate.snapshot import Snapshot, take_snapshot
 from hotel_models.errors import HotelError
-from hotel_models.roles import sync_analysts
+from hotel_models.roles import sync_analysts, sync_service_roles
 from hotel_models.settings import get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -161,9 +162,11 @@ def after_migrate(url: str, snapshot_before: Snapshot) -> list[str]:
     with connect(url) as conn:
         if conn.execute(text("SELECT to_regrole('analytic') IS NOT NULL")).scalar_one():
             sync_analysts(conn, get_settings())
+        sync_service_roles(conn, get_settings())
         tables = sorted(changed_tables(snapshot_before, take_snapshot(conn)))
         for table in tables:
-            conn.execute(text(f"ANALYZE {table}"))
+            analyze = sql.SQL("ANALYZE {}").format(sql.Identifier(*table.split(".", 1)))
+            conn.exec_driver_sql(analyze.as_string(conn.connection.driver_connection))
     return tables
 
 

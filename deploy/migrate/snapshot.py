@@ -105,6 +105,10 @@ SECTIONS: dict[str, str] = {
         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE NOT t.tgisinternal AND {_USER_NS}""",
+    "event_triggers": """
+        SELECT e.evtname, e.evtevent || ' ' || coalesce(array_to_string(e.evttags, ','), '*')
+               || ' ' || e.evtfoid::regproc::text || ' enabled=' || e.evtenabled::text
+        FROM pg_event_trigger e""",
     "views": f"""
         SELECT n.nspname || '.' || c.relname, pg_get_viewdef(c.oid, true)
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -156,8 +160,8 @@ SECTIONS: dict[str, str] = {
         UNION ALL
         SELECT 'database to ' || CASE WHEN acl.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(acl.grantee) END
                || ': ' || acl.privilege_type, 'by ' || pg_get_userbyid(acl.grantor)
-        FROM pg_database d, aclexplode(d.datacl) acl
-        WHERE d.datname = current_database() AND d.datacl IS NOT NULL""",
+        FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) acl
+        WHERE d.datname = current_database()""",
     "default_privileges": """
         SELECT pg_get_userbyid(d.defaclrole) || ' in ' || coalesce(d.defaclnamespace::regnamespace::text, '*')
                || ' on ' || d.defaclobjtype::text || ' to '
@@ -195,6 +199,7 @@ NOUNS = {
     "indexes": "index",
     "policies": "policy",
     "default_privileges": "default privilege",
+    "event_triggers": "event trigger",
 }
 
 # Bookkeeping, created by the first upgrade and kept by every downgrade: Alembic's version

@@ -35,6 +35,7 @@ SECRETS_ENV = {
     "HOTEL_CLUSTER_REPLICATION_PASSWORD": "dummy-repl",
     "HOTEL_CLUSTER_REST_PASSWORD": "dummy-rest",
     "HOTEL_GRAFANA_ADMIN_PASSWORD": "dummy-grafana",
+    "HOTEL_APP_PASSWORD": "dummy-app",
 }
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from hotel_models.erd import render_erd
 from tests.helpers import PROJECT_ROOT, assert_one_line_error
@@ -75,11 +77,21 @@ def test_up_is_idempotent_and_down_stops() -> None:
         assert second.returncode == 0, second.stderr
         assert f"{HEAD} -> {HEAD}" in second.stdout
         assert (state / "database.url").stat().st_mode & 0o777 == 0o600
+        # The service's own login: a generated password, kept private, and its DSN printed.
+        assert (state / "app.password").stat().st_mode & 0o777 == 0o600
+        assert "service (hotel_app)" in first.stdout
+        password = (state / "app.password").read_text().strip()
+        assert password not in first.stdout + second.stdout
+        app = make_url((state / "database.url").read_text().strip())
+        app = app.set(drivername="postgresql", username="hotel_app", password=password)
+        with psycopg.connect(app.render_as_string(hide_password=False)) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("hotel_app",)
         assert hotel("status", env=env).returncode == 0
         assert hotel("down", env=env).returncode == 0
         assert_one_line_error(hotel("status", env=env), "database error")
     finally:
         hotel("down", "--purge", env=env)
+    assert not (state / "app.password").exists()  # a secret: purged with the data
 
 
 @pytest.mark.parametrize(

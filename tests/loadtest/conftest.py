@@ -9,9 +9,12 @@ from collections.abc import Callable
 
 import pytest
 from alembic import command
+from sqlalchemy import create_engine, pool
 
 from deploy.migrate.runner import alembic_config
 from deploy.process import free_port
+from hotel_models.roles import sync_service_roles
+from hotel_models.settings import get_settings
 from loadtest.metrics import Metrics
 from loadtest.runner import Options, Result, run
 from loadtest.stats import Recorder
@@ -24,6 +27,10 @@ def migrated(database_factory: Callable[[], str]) -> Callable[[], str]:
     def make() -> str:
         url = database_factory()
         command.upgrade(alembic_config(url=url), "head")
+        engine = create_engine(url, poolclass=pool.NullPool)
+        with engine.begin() as conn:  # what `hotel migrate` does after upgrading
+            sync_service_roles(conn, get_settings())
+        engine.dispose()
         return url
 
     return make

@@ -95,6 +95,7 @@ def test_history_and_audit_writers_run_as_the_owner_with_a_pinned_search_path(
     ).all()
     assert [(r[0], r[1]) for r in rows] == [
         ("audit_row", "hotel_owner"),
+        ("bonus_ledger_apply", "hotel_owner"),
         ("bookings_guest_spending", "hotel_owner"),
         ("bookings_status_history", "hotel_owner"),
         ("payments_guest_spending", "hotel_owner"),

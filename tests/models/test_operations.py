@@ -16,6 +16,7 @@ from hotel_models.enums import BookingStatus, PaidState, RateKind, RoomType
 from hotel_models.errors import (
     BookingConflict,
     CapacityExceeded,
+    IdempotencyKeyReused,
     InsufficientBonus,
     InvalidTransition,
     NotFound,
@@ -156,6 +157,56 @@ def test_the_same_idempotency_key_returns_the_same_booking(session: Session, wor
         text("SELECT count(*) FROM bookings WHERE user_id = :u"), {"u": world.guest.id}
     ).scalar_one()
     assert count == 1
+
+
+def test_an_idempotency_key_reused_for_another_request_is_refused(
+    session: Session, world: World
+) -> None:
+    """It used to return the first booking: the guest believed the new dates were booked."""
+    first = book(session, world, D(2033, 6, 10), D(2033, 6, 12), idempotency_key="req-2")
+    with pytest.raises(IdempotencyKeyReused, match=r"req-2.*another check_in, check_out"):
+        book(session, world, D(2033, 6, 20), D(2033, 6, 22), idempotency_key="req-2")
+    with pytest.raises(IdempotencyKeyReused, match="another service_ids"):
+        book(
+            session,
+            world,
+            D(2033, 6, 10),
+            D(2033, 6, 12),
+            idempotency_key="req-2",
+            service_ids=[world.breakfast.id],
+        )
+    with pytest.raises(IdempotencyKeyReused, match="another guest"):
+        ops.create_booking(
+            session,
+            user_id=world.other_guest.id,
+            room_id=world.room.id,
+            check_in=D(2033, 6, 10),
+            check_out=D(2033, 6, 12),
+            guests=1,
+            idempotency_key="req-2",
+        )
+    assert book(session, world, D(2033, 6, 10), D(2033, 6, 12), idempotency_key="req-2") == first
+
+
+def test_a_retried_payment_is_recorded_once(session: Session, world: World) -> None:
+    booking = book(session, world, D(2033, 8, 1), D(2033, 8, 3))
+    pay = {"booking_id": booking.id, "amount": Decimal(50), "method_id": world.method.id}
+    first = ops.pay(session, **pay, idempotency_key="pay-1")  # type: ignore[arg-type]
+    again = ops.pay(session, **pay, idempotency_key="pay-1")  # type: ignore[arg-type]
+    assert again.id == first.id
+    paid = session.execute(
+        text("SELECT count(*), sum(amount) FROM payments WHERE booking_id = :b"),
+        {"b": booking.id},
+    ).one()
+    assert tuple(paid) == (1, 50)
+    with pytest.raises(IdempotencyKeyReused, match=r"pay-1.*another amount"):
+        ops.pay(
+            session,
+            booking_id=booking.id,
+            amount=Decimal(60),
+            method_id=world.method.id,
+            idempotency_key="pay-1",
+        )
 
 
 def test_a_booking_s_whole_life(session: Session, world: World) -> None:
