@@ -39,7 +39,7 @@ from deploy.cluster.cli import (
 from deploy.embedded import EmbeddedPostgres
 from deploy.migrate import cli as migrate_cli
 from deploy.migrate.runner import current_revision, migrate, script_directory
-from deploy.process import PidFile, eventually, listening, spawn, write_secret
+from deploy.process import PidFile, start_service, write_secret
 from hotel_models import cli as models_cli
 from hotel_models.errors import HotelError
 from hotel_models.roles import HOTEL_APP, login_url, sync_service_roles
@@ -168,22 +168,11 @@ def _load_pid_file() -> PidFile:
 
 
 def _start_load(url: str, port: int) -> str:
-    """`hotel load` as a background service (its own session, so `hotel down` can stop it)."""
-    pid_file = _load_pid_file()
-    if running := pid_file.pid():
-        return f"running (pid {running})"
-    log = get_settings().state_dir / "load.log"
+    """`hotel load` at a gentle rate in the background; monitoring, started next, finds it."""
     argv = [sys.executable, "-m", "deploy", "load", "--rate", "20", "--metrics-port", str(port)]
-    process = spawn(argv, log, env={"HOTEL_DATABASE_URL": url}, as_server_user=False)
-    pid_file.write(process.pid)
-
-    def serving() -> bool:  # monitoring, started next, then finds it serving
-        if process.poll() is not None:
-            raise HotelError(f"the load service did not start: see {log}")
-        return listening(port)
-
-    eventually(serving, 60, f"the load service to serve :{port} (log {log})", interval=0.5)
-    return f"started (pid {process.pid}, log {log})"
+    log = get_settings().state_dir / "load.log"
+    env = {"HOTEL_DATABASE_URL": url}
+    return start_service("load service", argv, _load_pid_file(), log, port, env)
 
 
 @app.command()

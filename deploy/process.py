@@ -253,6 +253,25 @@ class PidFile:
         return pid
 
 
+def start_service(
+    what: str, argv: list[str], pid_file: PidFile, log: Path, port: int, env: dict[str, str]
+) -> str:
+    """Start `argv` as our own background service unless it runs (its own session, so it can be
+    stopped by its pid file) and wait until it serves `port`; says what it did."""
+    if running := pid_file.pid():
+        return f"running (pid {running})"
+    process = spawn(argv, log, env=env, as_server_user=False)
+    pid_file.write(process.pid)
+
+    def serving() -> bool:
+        if process.poll() is not None:
+            raise HotelError(f"the {what} did not start: see {log}")
+        return listening(port)
+
+    eventually(serving, 60, f"the {what} to serve :{port} (log {log})", interval=0.5)
+    return f"started (pid {process.pid}, log {log})"
+
+
 # -- waiting -------------------------------------------------------------------------------------
 
 
