@@ -37,6 +37,7 @@ from seeding import deferred
 from seeding.errors import SeedError
 from seeding.plan import (
     AMENITIES,
+    CHUNK_TABLES,
     COLUMNS,
     FACILITIES,
     PARTNER_TYPES,
@@ -51,6 +52,8 @@ from seeding.plan import (
 from seeding.pools import check_locale
 
 REQUIRED = ("partner_types", "partners", "hotels")
+# Tables finish() updates after the COPY: their indexes are built after that.
+UPDATED_AFTER = ("hotels", "bonus_accounts")
 # Tables that may hold rows right after migrating (0011 inserts the loyalty settings).
 PRESEEDED = frozenset({"loyalty_config", "partner_types", "payment_methods", "amenities",
                        "facilities"})  # fmt: skip
@@ -250,8 +253,14 @@ def copy_stream(
     result: LoadResult,
     progress: Progress | None = None,
     freeze: bool = False,
+    idle: Callable[[set[str]], bool] | None = None,
 ) -> None:
+    """COPY what the producer thread generates. With `idle`, whenever no chunk is ready the
+    backend is given other work: idle(settled) with the tables whose rows are all loaded
+    (returns False when it has nothing left to do)."""
     chunks: queue.Queue[object] = queue.Queue(maxsize=4)
+    seen: set[str] = set()
+    settled: set[str] = set()
     stop = threading.Event()
     producer = threading.Thread(
         target=_produce, args=(planner, tables, chunks, stop), name="seed-producer", daemon=True
@@ -261,12 +270,20 @@ def copy_stream(
     try:
         while True:
             started = time.perf_counter()
-            item = chunks.get()
+            try:
+                item = chunks.get_nowait()
+            except queue.Empty:
+                if idle is not None and settled and idle(settled):
+                    continue
+                item = chunks.get()
             if item is _DONE:
                 break
             if isinstance(item, BaseException):
                 raise item
             assert isinstance(item, Encoded)
+            if item.table in CHUNK_TABLES and not settled:  # the world is loaded
+                settled = seen - set(CHUNK_TABLES) - set(UPDATED_AFTER)
+            seen.add(item.table)
             columns = ", ".join(item.columns)
             options = " WITH (FREEZE)" if freeze else ""
             with cursor.copy(f"COPY {item.table} ({columns}) FROM STDIN{options}") as copy:
@@ -343,18 +360,37 @@ def defer(conn: Connection, tables: dict[str, set[str]]) -> deferred.Schema | No
     return schema
 
 
-def rebuild(
-    conn: Connection, schema: deferred.Schema, result: LoadResult, progress: Progress | None
-) -> None:
-    label = "(indexes, constraints)"
+REBUILD = "(indexes, constraints)"
+EARLY = "(indexes, while generating)"
+
+
+def early_builds(
+    builder: deferred.Builder, result: LoadResult, progress: Progress | None
+) -> Callable[[set[str]], bool]:
+    """copy_stream's idle work: one index or key of a settled table at a time."""
+
+    def build(settled: set[str]) -> bool:
+        started = time.perf_counter()
+        if builder.early(settled) is None:
+            return False
+        stat = result.tables.setdefault(EARLY, TableStat(EARLY))
+        stat.seconds += time.perf_counter() - started
+        if progress is not None:
+            progress(EARLY, 1, 0.0)
+        return True
+
+    return build
+
+
+def rebuild(builder: deferred.Builder, result: LoadResult, progress: Progress | None) -> None:
     started = time.perf_counter()
 
     def built(_: str) -> None:
         if progress is not None:
-            progress(label, 1, 0.0)
+            progress(REBUILD, 1, 0.0)
 
-    deferred.rebuild(conn, schema, built)
-    result.tables[label] = TableStat(label, 0, time.perf_counter() - started)
+    builder.finish(built)
+    result.tables[REBUILD] = TableStat(REBUILD, 0, time.perf_counter() - started)
 
 
 def load(
@@ -380,10 +416,12 @@ def load(
             loaded = [t for t in COLUMNS if t in tables]
             planner = Planner(counts, seed, locale, refs, offsets, earn)
             schema = None if append else defer(conn, tables)
-            copy_stream(conn, planner, tables, result, progress, freeze=schema is not None)
+            builder = None if schema is None else deferred.Builder(conn, schema)
+            idle = None if builder is None else early_builds(builder, result, progress)
+            copy_stream(conn, planner, tables, result, progress, schema is not None, idle)
             finish(conn, tables)
-            if schema is not None:
-                rebuild(conn, schema, result, progress)
+            if builder is not None:
+                rebuild(builder, result, progress)
             for table in loaded:
                 conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
             conn.commit()

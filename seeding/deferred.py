@@ -19,7 +19,7 @@ loader does not write, except the foreign keys that point at a key it rebuilds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
@@ -131,7 +131,9 @@ def _literal(conn: Connection, value: str) -> str:
 
 
 def drop(conn: Connection, schema: Schema) -> None:
-    """Foreign keys first (they depend on the keys' indexes), then keys and indexes."""
+    """Foreign keys first (they depend on the keys' indexes), then keys and indexes, then
+    the triggers; and the memory the builds will sort in."""
+    conn.execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
     for c in sorted(schema.constraints, key=lambda c: c.kind != "f"):
         conn.execute(text(f"ALTER TABLE {c.table} DROP CONSTRAINT {_ident(conn, c.name)}"))
     for i in schema.indexes:
@@ -140,39 +142,63 @@ def drop(conn: Connection, schema: Schema) -> None:
         conn.execute(text(f"DROP TRIGGER {_ident(conn, t.name)} ON {t.table}"))
 
 
-def rebuild(
-    conn: Connection, schema: Schema, progress: Callable[[str], None] | None = None
-) -> None:
-    """Indexes, keys and exclusion constraints, then foreign keys (each validated by one
-    query over its table), then the triggers; then the catalog is read again and must
-    equal what was dropped, or nothing is committed."""
-    conn.execute(text(f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'"))
-    for i in schema.indexes:
-        conn.execute(text(i.definition))
-        if progress is not None:
-            progress(i.name)
-    for c in sorted(schema.constraints, key=lambda c: c.kind == "f"):
-        name = _ident(conn, c.name)
-        conn.execute(text(f"ALTER TABLE {c.table} ADD CONSTRAINT {name} {c.definition}"))
-        if c.comment is not None:
-            comment = _literal(conn, c.comment)
-            conn.execute(text(f"COMMENT ON CONSTRAINT {name} ON {c.table} IS {comment}"))
-        if c.index_comment is not None:
-            conn.execute(text(f"COMMENT ON INDEX {name} IS {_literal(conn, c.index_comment)}"))
-        if progress is not None:
-            progress(c.name)
-    for i in schema.indexes:
-        if i.comment is not None:
-            name = _ident(conn, i.name)
-            conn.execute(text(f"COMMENT ON INDEX {name} IS {_literal(conn, i.comment)}"))
-    for t in schema.triggers:  # created enabled; the loader enables the others
-        conn.execute(text(t.definition))
-        if t.comment is not None:
-            name = _ident(conn, t.name)
-            comment = _literal(conn, t.comment)
-            conn.execute(text(f"COMMENT ON TRIGGER {name} ON {t.table} IS {comment}"))
-    if read(conn, schema.tables) != schema:
-        raise SeedError(
-            "the rebuilt indexes and constraints differ from the migrated ones "
-            "(nothing was written): seed with --append to keep them on"
-        )
+def _steps(schema: Schema) -> list[Index | Constraint]:
+    """Build order: indexes, keys and exclusions, then foreign keys (they need the keys)."""
+    keys = [c for c in schema.constraints if c.kind != "f"]
+    return [*schema.indexes, *keys, *(c for c in schema.constraints if c.kind == "f")]
+
+
+def _build(conn: Connection, step: Index | Constraint) -> None:
+    if isinstance(step, Index):
+        conn.execute(text(step.definition))
+        if step.comment is not None:
+            name = _ident(conn, step.name)
+            conn.execute(text(f"COMMENT ON INDEX {name} IS {_literal(conn, step.comment)}"))
+        return
+    name = _ident(conn, step.name)
+    conn.execute(text(f"ALTER TABLE {step.table} ADD CONSTRAINT {name} {step.definition}"))
+    if step.comment is not None:
+        comment = _literal(conn, step.comment)
+        conn.execute(text(f"COMMENT ON CONSTRAINT {name} ON {step.table} IS {comment}"))
+    if step.index_comment is not None:
+        conn.execute(text(f"COMMENT ON INDEX {name} IS {_literal(conn, step.index_comment)}"))
+
+
+class Builder:
+    """Builds what `drop` dropped. `early` builds one index or key of a table whose rows
+    are all loaded, while the producer still generates the others (the backend would
+    otherwise wait for data); `finish` builds the rest, foreign keys last (each validated
+    by one query over its table), recreates the triggers, and reads the catalog again: it
+    must equal what was dropped, or nothing is committed."""
+
+    def __init__(self, conn: Connection, schema: Schema) -> None:
+        self.conn = conn
+        self.schema = schema
+        self.pending = _steps(schema)
+
+    def early(self, settled: Container[str]) -> str | None:
+        """Build the next index or key of a settled table; its name, or None."""
+        for step in self.pending:
+            if not (isinstance(step, Constraint) and step.kind == "f") and step.table in settled:
+                _build(self.conn, step)
+                self.pending.remove(step)
+                return step.name
+        return None
+
+    def finish(self, progress: Callable[[str], None] | None = None) -> None:
+        for step in self.pending:
+            _build(self.conn, step)
+            if progress is not None:
+                progress(step.name)
+        self.pending = []
+        for t in self.schema.triggers:  # created enabled; the loader enables the others
+            self.conn.execute(text(t.definition))
+            if t.comment is not None:
+                name = _ident(self.conn, t.name)
+                comment = _literal(self.conn, t.comment)
+                self.conn.execute(text(f"COMMENT ON TRIGGER {name} ON {t.table} IS {comment}"))
+        if read(self.conn, self.schema.tables) != self.schema:
+            raise SeedError(
+                "the rebuilt indexes and constraints differ from the migrated ones "
+                "(nothing was written): seed with --append to keep them on"
+            )

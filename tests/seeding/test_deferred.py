@@ -151,3 +151,36 @@ def test_a_constraint_that_cannot_be_rebuilt_the_same_keeps_everything_on(
     result = load(url, TINY, seed=3)
     assert "(indexes, constraints)" not in result.tables
     assert snapshot(url) == before
+
+
+def test_indexes_built_while_the_producer_generates_come_back_the_same(
+    head_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When no chunk is ready the backend builds the indexes and keys of the tables already
+    loaded. The producer is held after the first bookings batch until that has happened."""
+    import threading
+
+    from seeding import bulk
+
+    url = head_database()
+    before = snapshot(url)
+    built = threading.Event()
+    original = bulk.generate
+
+    def held(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for table, batch in original(*args, **kwargs):
+            yield table, batch
+            if table == "bookings" and not built.is_set():
+                assert built.wait(120), "no early build while the producer waited"
+
+    def progress(table: str, _rows: int, _rate: float) -> None:
+        if table == bulk.EARLY:
+            built.set()
+
+    monkeypatch.setattr(bulk, "generate", held)
+    result = load(url, TINY, seed=5, progress=progress)
+    assert built.is_set()
+    assert bulk.EARLY in result.tables
+    after = snapshot(url)
+    assert not diff_snapshots(before[0], after[0]), str(diff_snapshots(before[0], after[0]))
+    assert after[1] == before[1]
