@@ -100,3 +100,52 @@ def test_abandon_fails_only_waits_that_may_be_abandoned(load_url: str) -> None:
         await pool.close()
 
     asyncio.run(main())
+
+
+def test_a_booking_whose_answer_is_lost_is_in_doubt_not_unacknowledged(
+    load_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The booking commits, the answer never arrives (a connection lost at the commit)
+    and the retry window is over: the user was told nothing. The books list the key as in
+    doubt with the booking the database holds, and still balance."""
+    import psycopg
+
+    from loadtest import runner as runner_module
+    from loadtest.metrics import Metrics
+    from loadtest.runner import Runner, sample_catalog
+    from loadtest.stats import Recorder
+
+    monkeypatch.setattr(runner_module, "RETRY_FOR", 0.0)
+    real_work = runner_module.booking_work
+
+    def lost_answer(params):  # type: ignore[no-untyped-def]
+        work = real_work(params)
+
+        async def create(conn):  # type: ignore[no-untyped-def]
+            await work(conn)  # committed
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+        return create
+
+    monkeypatch.setattr(runner_module, "booking_work", lost_answer)
+
+    async def main() -> dict[str, object]:
+        pool = Pool(load_url, 2)
+        catalog = await sample_catalog(pool)
+        runner = Runner(pool, pool, BOOKING_HEAVY, Recorder(Metrics()), catalog, "doubt-run", 3)
+        for _ in range(50):  # until a search finds a room and the booking is attempted
+            await runner.guest_booking(runner.loop.time())
+            if runner.books.in_doubt:
+                break
+        books = await runner.self_check()
+        await pool.close()
+        return books
+
+    books = asyncio.run(main())
+    assert books["in_doubt"] == 1, books
+    (key, booking) = next(iter(books["in_doubt_keys"].items()))  # type: ignore[attr-defined]
+    assert key.startswith("doubt-run:")
+    assert booking is not None  # it did commit
+    assert books["acknowledged"] == 0
+    assert books["unacknowledged"] == 0
+    assert books["balanced"], books
