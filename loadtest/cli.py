@@ -28,8 +28,13 @@ def load(
         typer.Option(help="Open loop: journey arrivals per second (Poisson). Default 50."),
     ] = None,
     duration: Annotated[
-        float | None, typer.Option(help="Seconds to run; omitted: run until stopped (service).")
+        float | None,
+        typer.Option(help="Seconds of arrivals; omitted: until stopped (service). Then --drain."),
     ] = None,
+    drain: Annotated[
+        float,
+        typer.Option(help="Seconds journeys in flight get to finish after arrivals stop."),
+    ] = 5.0,
     users: Annotated[
         int | None,
         typer.Option(help="Without --rate: closed loop with N users; with it: in-flight limit."),
@@ -60,6 +65,7 @@ def load(
         rate=rate,
         users=users,
         duration=duration,
+        drain=drain,
         connections=connections,
     )
     load_main(options, mix, report, metrics_port or None, console)

@@ -4,6 +4,7 @@ error means for a simulated user (retry, conflict or error)."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
@@ -27,6 +28,10 @@ Outcome = Literal["retry", "conflict", "error"]
 
 class LoadError(HotelError):
     """Something the user can fix (bad option, unreachable or unseeded database)."""
+
+
+class Abandoned(Exception):
+    """A wait for a connection given up because the run is stopping: nothing was sent."""
 
 
 def unreachable(exc: psycopg.OperationalError) -> LoadError:
@@ -70,15 +75,16 @@ def login_as(url: str, role: str) -> str:
 
 
 class Pool:
-    """A fixed number of connections handed out LIFO; a broken one is replaced on next use.
-    Sessions log in as `role` (the service's least-privilege role); None: as the URL says."""
+    """A fixed number of connections handed out LIFO to waiters served in arrival order; a
+    broken one is replaced on next use. Sessions log in as `role` (the service's
+    least-privilege role). A run that stops can abandon the waits that may be abandoned
+    (`abandon_waiting`): those steps never reached the server."""
 
     def __init__(self, url: str, size: int, role: str | None = HOTEL_APP) -> None:
         self.conninfo = conninfo(login_as(url, role) if role else url)
         self.role = role
-        self._idle: asyncio.LifoQueue[psycopg.AsyncConnection | None] = asyncio.LifoQueue()
-        for _ in range(size):
-            self._idle.put_nowait(None)
+        self._idle: list[psycopg.AsyncConnection | None] = [None] * size
+        self._waiting: deque[tuple[asyncio.Future[psycopg.AsyncConnection | None], bool]] = deque()
 
     async def _connect(self) -> psycopg.AsyncConnection:
         return await psycopg.AsyncConnection.connect(
@@ -91,9 +97,45 @@ class Pool:
             options="-c jit=off",
         )
 
+    async def _acquire(self, abandonable: bool) -> psycopg.AsyncConnection | None:
+        if self._idle:  # a connection is idle only when nobody waits
+            return self._idle.pop()
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append((waiter, abandonable))
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            # Handed a connection just as the task was cancelled: pass it on.
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._release(waiter.result())
+            raise
+
+    def _release(self, conn: psycopg.AsyncConnection | None) -> None:
+        while self._waiting:
+            waiter, _ = self._waiting.popleft()
+            if not waiter.done():  # a cancelled or abandoned wait is skipped
+                waiter.set_result(conn)
+                return
+        self._idle.append(conn)
+
+    def abandon_waiting(self) -> int:
+        """Fail every abandonable wait for a connection with `Abandoned`; how many."""
+        kept: deque[tuple[asyncio.Future[psycopg.AsyncConnection | None], bool]] = deque()
+        abandoned = 0
+        for waiter, abandonable in self._waiting:
+            if waiter.done():
+                continue
+            if abandonable:
+                waiter.set_exception(Abandoned())
+                abandoned += 1
+            else:
+                kept.append((waiter, abandonable))
+        self._waiting = kept
+        return abandoned
+
     @asynccontextmanager
-    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
-        conn = await self._idle.get()
+    async def connection(self, abandonable: bool = False) -> AsyncIterator[psycopg.AsyncConnection]:
+        conn = await self._acquire(abandonable)
         try:
             if conn is None or conn.closed:
                 conn = await self._connect()
@@ -106,10 +148,10 @@ class Pool:
                 conn = None
             raise
         finally:
-            self._idle.put_nowait(conn)
+            self._release(conn)
 
     async def close(self) -> None:
-        while not self._idle.empty():
-            conn = self._idle.get_nowait()
+        idle, self._idle = self._idle, []
+        for conn in idle:
             if conn is not None:
                 await conn.close()

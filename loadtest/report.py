@@ -51,15 +51,33 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     f, books = report["figures"], report["books"]
     lag = f["schedule_lag_ms"]
     verdict = "balanced" if books["balanced"] else "NOT BALANCED"
-    return [
+    lines = [
         f"{f['operations_total']} operations in {f['elapsed_s']:.1f} s = {f['ops_per_s']:.1f} "
         f"ops/s; harness CPU {report['cpu_ms_per_op']:.2f} ms per operation",
         f"arrivals {f['arrivals']}, dropped {f['dropped_arrivals']}, schedule lag p99 "
         f"{lag['p99']:.1f} ms max {lag['max']:.1f} ms",
+    ]
+    stopping = f.get("stopping")
+    if stopping:
+        lines.append(
+            f"stop: arrivals for {stopping['arrivals_s']:.1f} s, then {stopping['drain_s']:.1f} s "
+            f"draining {stopping['journeys_in_flight_at_stop']} journeys in flight (limit "
+            f"{stopping['drain_limit_s']:g} s); {stopping['journeys_halted']} halted, "
+            f"{stopping['steps_abandoned']} steps abandoned before reaching the server, "
+            f"{stopping['journeys_cancelled']} cancelled"
+        )
+    lines.append(
         f"bookings: {books['acknowledged']} acknowledged, {books['in_database']} in the "
         f"database, {books['missing']} missing, {books['unacknowledged']} unacknowledged, "
-        f"{books['duplicates']} duplicated: {verdict}",
-    ]
+        f"{books['duplicates']} duplicated, {books.get('in_doubt', 0)} in doubt: {verdict}"
+    )
+    for name in ("missing", "unacknowledged", "duplicate", "in_doubt"):
+        keys = books.get(f"{name}_keys")
+        if keys:
+            shown = ", ".join(list(keys)[:5]) + (" ..." if len(keys) > 5 else "")
+            label = name.replace("_", " ")
+            lines.append(f"{label} keys ({len(keys)}, all in report.json): {shown}")
+    return lines
 
 
 def print_report(report: dict[str, Any], console: Console) -> None:

@@ -4,6 +4,12 @@ or closed loop (N users back to back), with honest timing and a self-check of bo
 Timing: an operation's latency runs from its intended start. For the first step of an
 open-loop journey that is its scheduled arrival, so waiting for the event loop or for a free
 connection counts (no coordinated omission); later steps start when the previous one ends.
+
+Stopping (the end of `--duration`, or SIGTERM): arrivals stop at once; the journeys in flight
+get at most `drain` seconds to finish; then the run halts: no step starts any more, and the
+steps still waiting for a connection are abandoned (they never reached the server), while a
+step already at the server runs to its end, retries included, so its outcome is known. Only
+then, with no journey in flight, are the books checked.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import random
 import resource
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -23,7 +29,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from loadtest import queries as q
-from loadtest.db import LoadError, Pool, classify, unreachable
+from loadtest.db import Abandoned, LoadError, Pool, classify, unreachable
 from loadtest.mix import Mix, load_mix
 from loadtest.statements import reset_at as reset_statements
 from loadtest.stats import Recorder
@@ -33,6 +39,7 @@ T = TypeVar("T")
 # pipeline aborted"): conflicts are counted here, the lines would only flood the terminal.
 logging.getLogger("psycopg").setLevel(logging.ERROR)
 RETRY_FOR = 30.0  # seconds a step keeps retrying transient errors (a failover takes ~21 s)
+DRAIN = 5.0  # seconds the journeys in flight get to finish after arrivals stop
 PARTNER_OPS = (
     "partner_add_room",
     "partner_change_price",
@@ -76,10 +83,13 @@ def booking_work(
 
 
 class Failed:
-    """A step that ended in a conflict or an error: the journey stops there."""
+    """A step that ended in a conflict or an error, or never ran: the journey stops there."""
 
 
 FAILED = Failed()
+# A step whose last attempt met a transient error (lost connection, shutdown) after its
+# retry window, or none: it may or may not have been applied.
+UNKNOWN = Failed()
 
 
 @dataclass
@@ -156,9 +166,11 @@ async def sample_catalog(pool: Pool) -> Catalog:
 
 @dataclass
 class Books:
-    """Bookings acknowledged to simulated users, by idempotency key."""
+    """Bookings acknowledged to simulated users, by idempotency key, and the keys whose
+    booking request ended without an answer (in doubt: the user was told nothing)."""
 
     acknowledged: dict[str, int] = field(default_factory=dict)
+    in_doubt: set[str] = field(default_factory=set)
 
 
 class Runner:
@@ -181,6 +193,8 @@ class Runner:
         self.rng = random.Random(seed)
         self.books = Books()
         self.loop = asyncio.get_running_loop()
+        self.tasks: set[asyncio.Task[None]] = set()  # journeys (or closed-loop users) running
+        self.halted = False
         self._names = 0
         self.journeys = {
             "guest_browse": self.guest_browse,
@@ -201,16 +215,25 @@ class Runner:
         intended: float | None = None,
     ) -> T | Failed:
         """Run one operation, retrying transient errors (lost connection, read-only after a
-        failover, shutdown) with jittered backoff; record its outcome and latency."""
+        failover, shutdown) with jittered backoff; record its outcome and latency. Once the
+        run halts, a step that has not reached the server is abandoned (FAILED, counted)."""
+        if self.halted:
+            self.rec.abandoned(op)
+            return FAILED
         start = self.loop.time() if intended is None else intended
         backoff = 0.05
         metrics = self.rec.metrics
         metrics.in_flight.inc()
+        sent = False
         try:
             while True:
                 try:
-                    async with pool.connection() as conn:
+                    async with pool.connection(abandonable=not sent) as conn:
+                        sent = True
                         result = await work(conn)
+                except Abandoned:
+                    self.rec.abandoned(op)
+                    return FAILED
                 except Exception as exc:
                     kind, sqlstate_class = classify(exc)
                     self.rec.error(op, sqlstate_class, f"{type(exc).__name__}: {exc}")
@@ -221,7 +244,7 @@ class Runner:
                         continue
                     outcome = "conflict" if kind == "conflict" else "error"
                     self.rec.operation(op, outcome, self.loop.time() - start)
-                    return FAILED
+                    return UNKNOWN if kind == "retry" else FAILED
                 self.rec.operation(op, "ok", self.loop.time() - start)
                 return result
         finally:
@@ -317,7 +340,11 @@ class Runner:
             "points": points,
             "key": key,
         }
+        # In doubt until the answer comes: a cancelled journey leaves its key there.
+        self.books.in_doubt.add(key)
         created = await self.step("create_booking", self.primary, booking_work(params))
+        if created is not UNKNOWN:
+            self.books.in_doubt.discard(key)
         if isinstance(created, Failed):
             return
         booking, _, replayed = created
@@ -469,64 +496,119 @@ class Runner:
         kind = self.rng.choices(self._kinds, self._weights)[0]
         await self.journeys[kind](intended)
 
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
     async def open_loop(self, rate: float, stop: asyncio.Event, max_in_flight: int) -> None:
-        """Poisson arrivals at `rate` per second; an arrival finding `max_in_flight` journeys
-        running is dropped and counted (the schedule never waits for the system)."""
-        tasks: set[asyncio.Task[None]] = set()
+        """Poisson arrivals at `rate` per second until `stop`; an arrival finding
+        `max_in_flight` journeys running is dropped and counted (the schedule never waits
+        for the system). Returns when arrivals stop: `drain` ends the journeys in flight."""
         due = self.loop.time()
         while not stop.is_set():
             due += self.rng.expovariate(rate)
-            # Plain sleeps (wait_for(stop.wait()) would make a task per arrival), at most
-            # 0.5 s each so a stop at a low rate is prompt.
-            while (delay := due - self.loop.time()) > 0 and not stop.is_set():
-                await asyncio.sleep(min(delay, 0.5))
+            if due > self.loop.time():
+                # Plain sleeps (wait_for(stop.wait()) would make a task per arrival), at most
+                # 0.5 s each so a stop at a low rate is prompt.
+                while (delay := due - self.loop.time()) > 0 and not stop.is_set():
+                    await asyncio.sleep(min(delay, 0.5))
+            else:  # behind schedule: still let the journeys and the stop timer run
+                await asyncio.sleep(0)
             if stop.is_set():
                 break
-            dropped = len(tasks) >= max_in_flight
+            dropped = len(self.tasks) >= max_in_flight
             self.rec.arrival(max(0.0, self.loop.time() - due), dropped)
             if not dropped:
-                task = asyncio.create_task(self.journey(due))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.wait(tasks, timeout=RETRY_FOR + 5)
+                self._start(self.journey(due))
 
     async def closed_loop(self, users: int, stop: asyncio.Event) -> None:
-        """`users` simulated users, each starting its next journey when the last one ends."""
+        """`users` simulated users, each starting its next journey when the last one ends,
+        until `stop`; returns when it is set (`drain` ends the journeys in flight)."""
 
         async def user() -> None:
             while not stop.is_set():
                 await self.journey(self.loop.time())
 
-        await asyncio.gather(*(user() for _ in range(users)))
+        for _ in range(users):
+            self._start(user())
+        await stop.wait()
+
+    def halt(self) -> None:
+        """No step starts any more; waits for a connection are abandoned."""
+        self.halted = True
+        self.primary.abandon_waiting()
+        if self.replica is not self.primary:
+            self.replica.abandon_waiting()
+
+    async def drain(self, seconds: float) -> dict[str, Any]:
+        """After arrivals stop: the journeys in flight get `seconds` to finish, then the run
+        halts and the steps at the server finish (bounded by their retry window; a step
+        stuck beyond it is cancelled, its booking key left in doubt). Afterwards no journey
+        is in flight. What happened, for the report."""
+        started, in_flight = self.loop.time(), len(self.tasks)
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=seconds)
+        halted_with = len(self.tasks)
+        cancelled = 0
+        if self.tasks:
+            self.halt()
+            _, stuck = await asyncio.wait(set(self.tasks), timeout=RETRY_FOR + 5)
+            for task in stuck:
+                task.cancel()
+            if stuck:
+                await asyncio.wait(stuck)
+            cancelled = len(stuck)
+        return {
+            "drain_limit_s": seconds,
+            "drain_s": self.loop.time() - started,
+            "journeys_in_flight_at_stop": in_flight,
+            "journeys_halted": halted_with,
+            "journeys_cancelled": cancelled,
+            "steps_abandoned": sum(self.rec.abandoned_steps.values()),
+        }
 
     async def self_check(self) -> dict[str, Any]:
         """Bookings acknowledged to users == bookings of this run in the database, none
-        duplicated (every booking carries an idempotency key starting with the run id)."""
+        duplicated (every booking carries an idempotency key starting with the run id).
+        Exact because it runs with no journey in flight (after `drain`), and compares the
+        database with the acknowledgements taken before its snapshot. Keys in doubt (a
+        request that never got an answer) are listed with what the database holds."""
+        if self.tasks:
+            raise RuntimeError("the books are checked only when no journey is in flight")
+        acked = dict(self.books.acknowledged)
+        in_doubt = set(self.books.in_doubt)
         async with self.primary.connection() as conn:
             rows = await (
                 await conn.execute(
-                    "SELECT idempotency_key, id FROM bookings WHERE idempotency_key LIKE %s",
+                    "SELECT idempotency_key, id FROM bookings WHERE idempotency_key LIKE %s "
+                    "ORDER BY id",
                     (self.run_id + ":%",),
                 )
             ).fetchall()
         in_db: dict[str, int] = {}
-        duplicates = 0
+        duplicated: set[str] = set()
         for key, booking in rows:
-            duplicates += key in in_db
+            if key in in_db:
+                duplicated.add(key)
             in_db[key] = booking
-        acked = self.books.acknowledged
         missing = sorted(set(acked) - set(in_db))
-        unacknowledged = sorted(set(in_db) - set(acked))
-        wrong = [k for k in acked if k in in_db and in_db[k] != acked[k]]
+        unacknowledged = sorted(set(in_db) - set(acked) - in_doubt)
+        wrong = sorted(k for k in acked if k in in_db and in_db[k] != acked[k])
+        duplicates = sorted(duplicated | set(wrong))
         return {
             "run_id": self.run_id,
             "acknowledged": len(acked),
             "in_database": len(in_db),
             "missing": len(missing),
             "unacknowledged": len(unacknowledged),
-            "duplicates": duplicates + len(wrong),
-            "balanced": not missing and not unacknowledged and not duplicates and not wrong,
+            "duplicates": len(duplicates),
+            "in_doubt": len(in_doubt),
+            "balanced": not missing and not unacknowledged and not duplicates,
+            "missing_keys": {k: acked[k] for k in missing},
+            "unacknowledged_keys": {k: in_db[k] for k in unacknowledged},
+            "duplicate_keys": duplicates,
+            "in_doubt_keys": {k: in_db.get(k) for k in sorted(in_doubt)},
         }
 
 
@@ -537,6 +619,7 @@ class Options:
     rate: float | None = None  # open loop when set
     users: int | None = None  # closed loop when rate is None; else the in-flight limit
     duration: float | None = None  # None: until stopped
+    drain: float = DRAIN  # seconds in-flight journeys get to finish after arrivals stop
     connections: int = 8
     mix: Mix | None = None
     seed: int | None = None
@@ -586,8 +669,10 @@ async def run(
             await runner.open_loop(options.rate, stop, options.users or 10_000)
         else:
             await runner.closed_loop(options.users or options.connections, stop)
+        arrivals_s = time.monotonic() - t0
         if timer is not None:
             timer.cancel()
+        stopping = await runner.drain(options.drain)
         elapsed = time.monotonic() - t0
         cpu = _cpu() - cpu0
         books = await runner.self_check()
@@ -596,14 +681,17 @@ async def run(
         if replica is not primary:
             await replica.close()
     mode = "open" if options.rate is not None else "closed"
+    figures = recorder.figures(elapsed)
+    figures["stopping"] = {"arrivals_s": arrivals_s, **stopping}
     return Result(
-        recorder.figures(elapsed),
+        figures,
         books,
         {
             "mode": mode,
             "rate": options.rate,
             "users": options.users,
             "duration": options.duration,
+            "drain": options.drain,
             "connections": options.connections,
             "run_id": run_id,
             "replica": options.replica_url is not None,

@@ -26,6 +26,8 @@ def validate(options: Options) -> None:
         raise LoadError(f"--users must be above 0, not {options.users}")
     if options.duration is not None and not options.duration > 0:
         raise LoadError(f"--duration must be above 0, not {options.duration:g}")
+    if not options.drain >= 0:
+        raise LoadError(f"--drain must be 0 or more, not {options.drain:g}")
     if options.connections <= 0:
         raise LoadError(f"--connections must be above 0, not {options.connections}")
 

@@ -64,6 +64,7 @@ class Recorder:
         self.outcomes: dict[str, Counter[str]] = defaultdict(Counter)
         self.errors: Counter[tuple[str, str]] = Counter()
         self.retries: Counter[str] = Counter()
+        self.abandoned_steps: Counter[str] = Counter()  # never sent: the run was stopping
         # One point per second; a service running for days keeps the last day.
         self.timeline: deque[dict[str, Any]] = deque(maxlen=86_400)
         self._now = 0
@@ -101,6 +102,9 @@ class Recorder:
     def retry(self, op: str) -> None:
         self.retries[op] += 1
         self.metrics.retries.labels(op).inc()
+
+    def abandoned(self, op: str) -> None:
+        self.abandoned_steps[op] += 1
 
     def arrival(self, lag: float, dropped: bool) -> None:
         self.arrivals += 1
@@ -159,6 +163,7 @@ class Recorder:
             "error_samples": self.messages,
             "arrivals": self.arrivals,
             "dropped_arrivals": self.dropped,
+            "abandoned_steps": dict(self.abandoned_steps),
             "schedule_lag_ms": summary(self.lag),
             "business": dict(self.business),
             "timeline": timeline,

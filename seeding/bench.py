@@ -4,10 +4,12 @@ In one run, on one embedded server started for it (`hotel up` in a temporary sta
 directory, as a user would; seeding imports nothing of deploy), it measures rows per second of
   (a) the factory_boy path (factories in a session, every trigger on),
   (b) `hotel seed` end to end (a separate process: its peak RSS is measured too),
-  (c) raw COPY of the same rows generated beforehand (the physical limit: the same tables,
-      indexes and constraints, triggers off like (b), nothing to generate),
-and prints the ratios b/a and c/b. The server gets bulk-load checkpoint settings
-(max_wal_size, checkpoint_timeout) through ALTER SYSTEM, the same for all three.
+  (c) raw COPY of the same rows generated beforehand (every index and constraint on,
+      triggers off, nothing to generate: what the loader was before it built them after),
+  (d) what a user would do instead of seeding: `pg_restore -j 2` of a dump (`pg_dump -Fc`)
+      of (b)'s database into an empty one (schema, data, then indexes and constraints),
+and prints the ratios b/a, c/b and b/d (seed/restore). The server gets bulk-load checkpoint
+settings (max_wal_size, checkpoint_timeout) through ALTER SYSTEM, the same for all four.
 """
 
 from __future__ import annotations
@@ -96,6 +98,42 @@ def raw_copy(url: str, scale: str) -> tuple[int, float]:
     return _rows(url), seconds
 
 
+def pg_tool(name: str) -> str:
+    """A PostgreSQL client program of the server's major version."""
+    for directory in (os.environ.get("HOTEL_PG_BIN_DIR", ""), "/usr/lib/postgresql/15/bin"):
+        if directory and (Path(directory) / name).is_file():
+            return str(Path(directory) / name)
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"{name} not found: install postgresql-15 or set HOTEL_PG_BIN_DIR")
+    return found
+
+
+def restore_path(server: str, source: str, workdir: Path) -> float:
+    """Seconds of `pg_restore -j 2` of a custom-format dump of `source` into a new empty
+    database (the dump itself is not timed)."""
+    url = make_url(server)
+    env = {**os.environ, "PGHOST": url.host or "127.0.0.1", "PGPORT": str(url.port or 5432),
+           "PGUSER": url.username or "postgres", "PGPASSWORD": url.password or ""}  # fmt: skip
+    dump = workdir / "seeded.dump"
+    subprocess.run(
+        [pg_tool("pg_dump"), "-Fc", "-f", str(dump), "-d", make_url(source).database or ""],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    engine = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        conn.execute(text('CREATE DATABASE "bench_d" TEMPLATE template0'))
+    engine.dispose()
+    started = time.perf_counter()
+    subprocess.run(
+        [pg_tool("pg_restore"), "-j", "2", "--exit-on-error", "-d", "bench_d", str(dump)],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    dump.unlink()
+    return seconds
+
+
 def seed_process(env: dict[str, str], scale: str) -> tuple[float, float]:
     """`hotel seed` as its own process: seconds end to end and its own peak RSS in MB."""
     started = time.perf_counter()
@@ -135,16 +173,24 @@ def main() -> None:
         b_seconds, b_rss_mb = seed_process({**run_env, "HOTEL_DATABASE_URL": b_url}, args.scale)
         b_rows = _rows(b_url)
         c_rows, c_seconds = raw_copy(_new_database(server, env, "bench_c"), args.scale)
+        d_seconds = restore_path(server, b_url, state)
+        d_rows = _rows(make_url(server).set(database="bench_d").render_as_string(False))
     finally:
         subprocess.run([*HOTEL, "down", "--purge"], env=env, capture_output=True, check=False)
         shutil.rmtree(state, ignore_errors=True)
     a, b, c = a_rows / a_seconds, b_rows / b_seconds, c_rows / c_seconds
+    d = d_rows / d_seconds
     print(f"scale {args.scale}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"(a) factory_boy path: {a_rows:>10,} rows in {a_seconds:7.2f} s = {a:>10,.0f} rows/s")
     print(f"(b) hotel seed:       {b_rows:>10,} rows in {b_seconds:7.2f} s = {b:>10,.0f} rows/s"
           f"  (end to end, peak RSS {b_rss_mb:,.0f} MB)")  # fmt: skip
     print(f"(c) raw COPY:         {c_rows:>10,} rows in {c_seconds:7.2f} s = {c:>10,.0f} rows/s")
-    print(f"b/a = {b / a:,.0f}x   c/b = {c / b:.2f}x")
+    print(f"(d) pg_restore -j 2:  {d_rows:>10,} rows in {d_seconds:7.2f} s = {d:>10,.0f} rows/s"
+          "  (a dump of (b) into an empty database)")  # fmt: skip
+    print(
+        f"b/a = {b / a:,.0f}x   c/b = {c / b:.2f}x   seed/restore = b/d time = "
+        f"{b_seconds / d_seconds:.2f}x"
+    )
 
 
 if __name__ == "__main__":

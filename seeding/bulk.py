@@ -6,8 +6,12 @@
 - Valid by construction (seeding.plan). The rule triggers are per row and cost more than
   the COPY itself, so the loader disables USER triggers on the tables it loads (inside its
   transaction; re-enabled before commit, so other sessions never see them off) and writes
-  what they would have written. Constraints (keys, CHECKs, the no-overlap exclusion) stay
-  on and check every row.
+  what they would have written.
+- Empty database: like a restore, the tables it fills are truncated (in the transaction, so
+  `COPY ... FREEZE` writes rows already frozen), their indexes, keys, the no-overlap
+  exclusion and the foreign keys are dropped, the data is loaded, and all of them are built
+  again from their catalog definitions, every rule checked in one pass (seeding.deferred).
+  `--append` keeps them all on: keys, foreign keys, CHECKs and the exclusion check every row.
 - Audit: seeding writes no audit_log rows. The audit history records business activity by
   the service's roles; generated data is not that, and millions of audit rows would only
   hide real ones.
@@ -29,9 +33,11 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, create_engine, pool, text
 
+from seeding import deferred
 from seeding.errors import SeedError
 from seeding.plan import (
     AMENITIES,
+    CHUNK_TABLES,
     COLUMNS,
     FACILITIES,
     PARTNER_TYPES,
@@ -47,6 +53,8 @@ from seeding.plan import (
 from seeding.pools import check_locale
 
 REQUIRED = ("partner_types", "partners", "hotels")
+# Tables finish() updates after the COPY: their indexes are built after that.
+UPDATED_AFTER = ("hotels", "bonus_accounts")
 # Tables that may hold rows right after migrating (0011 inserts the loyalty settings).
 PRESEEDED = frozenset({"loyalty_config", "partner_types", "payment_methods", "amenities",
                        "facilities"})  # fmt: skip
@@ -120,12 +128,19 @@ def _reference_ids(
     return [ids[row[0]] for row in rows]
 
 
+def filled_tables(tables: dict[str, set[str]]) -> list[str]:
+    """The tables the plan fills with COPY (not the shared reference rows)."""
+    return [t for t in COLUMNS if t in tables and t not in PRESEEDED]
+
+
 def prepare(
     conn: Connection, append: bool, disable_triggers: bool = False
 ) -> tuple[dict[str, set[str]], Refs, Offsets, Decimal]:
     """Check the database can be filled; reference ids, id offsets and the earn rate.
     With disable_triggers, USER triggers are off on every table it will write (from the
-    reference rows on) until load() turns them on again before committing."""
+    reference rows on) until load() turns them on again before committing. Without
+    append, the tables it fills are locked before they are found empty (load() may
+    truncate them)."""
     tables = existing_columns(conn)
     missing = [t for t in REQUIRED if t not in tables]
     if missing:
@@ -134,16 +149,6 @@ def prepare(
             f"the database is not migrated (revision {revision}, no table {missing[0]}): "
             "run `hotel migrate` first"
         )
-    if not append:
-        filled = [
-            t for t in COLUMNS if t in tables and t not in PRESEEDED
-            and conn.execute(text(f"SELECT EXISTS (SELECT FROM {t})")).scalar()
-        ]  # fmt: skip
-        if filled:
-            raise SeedError(
-                f"the database already has data (table {filled[0]} is not empty): "
-                "use --append to add to it, or seed an empty database"
-            )
     if disable_triggers:
         owner = conn.execute(
             text(
@@ -157,6 +162,20 @@ def prepare(
                 "hotel seed needs the migrating DSN (owner of the tables or a superuser): "
                 "it turns the rule triggers off while it loads"
             )
+    if not append and disable_triggers:
+        filling = ", ".join(filled_tables(tables))
+        conn.execute(text(f"LOCK TABLE {filling} IN ACCESS EXCLUSIVE MODE"))
+    if not append:
+        filled = [
+            t for t in COLUMNS if t in tables and t not in PRESEEDED
+            and conn.execute(text(f"SELECT EXISTS (SELECT FROM {t})")).scalar()
+        ]  # fmt: skip
+        if filled:
+            raise SeedError(
+                f"the database already has data (table {filled[0]} is not empty): "
+                "use --append to add to it, or seed an empty database"
+            )
+    if disable_triggers:
         for table in COLUMNS:
             if table in tables:
                 conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
@@ -234,8 +253,15 @@ def copy_stream(
     tables: dict[str, set[str]],
     result: LoadResult,
     progress: Progress | None = None,
+    freeze: bool = False,
+    idle: Callable[[set[str]], bool] | None = None,
 ) -> None:
+    """COPY what the producer thread generates. With `idle`, whenever no chunk is ready the
+    backend is given other work: idle(settled) with the tables whose rows are all loaded
+    (returns False when it has nothing left to do)."""
     chunks: queue.Queue[object] = queue.Queue(maxsize=4)
+    seen: set[str] = set()
+    settled: set[str] = set()
     stop = threading.Event()
     producer = threading.Thread(
         target=_produce, args=(planner, tables, chunks, stop), name="seed-producer", daemon=True
@@ -245,13 +271,23 @@ def copy_stream(
     try:
         while True:
             started = time.perf_counter()
-            item = chunks.get()
+            try:
+                item = chunks.get_nowait()
+            except queue.Empty:
+                if idle is not None and settled and idle(settled):
+                    continue
+                item = chunks.get()
             if item is _DONE:
                 break
             if isinstance(item, BaseException):
                 raise item
             assert isinstance(item, Encoded)
-            with cursor.copy(f"COPY {item.table} ({', '.join(item.columns)}) FROM STDIN") as copy:
+            if item.table in CHUNK_TABLES and not settled:  # the world is loaded
+                settled = seen - set(CHUNK_TABLES) - set(UPDATED_AFTER)
+            seen.add(item.table)
+            columns = ", ".join(item.columns)
+            options = " WITH (FREEZE)" if freeze else ""
+            with cursor.copy(f"COPY {item.table} ({columns}) FROM STDIN{options}") as copy:
                 copy.write(item.data)
             stat = result.tables.setdefault(item.table, TableStat(item.table))
             stat.rows += item.rows
@@ -312,6 +348,52 @@ def finish(conn: Connection, tables: dict[str, set[str]]) -> None:
             )
 
 
+def defer(conn: Connection, tables: dict[str, set[str]]) -> deferred.Schema | None:
+    """The empty-database path: truncate the tables it fills (so COPY may FREEZE) and drop
+    their indexes and constraints; what to rebuild, or None when they cannot come back the
+    same from their definitions (then everything stays on)."""
+    filled = filled_tables(tables)
+    schema = deferred.read(conn, filled)
+    if not deferred.rebuildable(schema):
+        return None
+    deferred.drop(conn, schema)
+    conn.execute(text(f"TRUNCATE {', '.join(filled)}"))
+    return schema
+
+
+REBUILD = "(indexes, constraints)"
+EARLY = "(indexes, while generating)"
+
+
+def early_builds(
+    builder: deferred.Builder, result: LoadResult, progress: Progress | None
+) -> Callable[[set[str]], bool]:
+    """copy_stream's idle work: one index or key of a settled table at a time."""
+
+    def build(settled: set[str]) -> bool:
+        started = time.perf_counter()
+        if builder.early(settled) is None:
+            return False
+        stat = result.tables.setdefault(EARLY, TableStat(EARLY))
+        stat.seconds += time.perf_counter() - started
+        if progress is not None:
+            progress(EARLY, 1, 0.0)
+        return True
+
+    return build
+
+
+def rebuild(builder: deferred.Builder, result: LoadResult, progress: Progress | None) -> None:
+    started = time.perf_counter()
+
+    def built(_: str) -> None:
+        if progress is not None:
+            progress(REBUILD, 1, 0.0)
+
+    builder.finish(built)
+    result.tables[REBUILD] = TableStat(REBUILD, 0, time.perf_counter() - started)
+
+
 def load(
     url: str,
     counts: Counts,
@@ -334,8 +416,13 @@ def load(
             result.skipped = [t for t in COLUMNS if t not in tables]
             loaded = [t for t in COLUMNS if t in tables]
             planner = Planner(counts, seed, locale, refs, offsets, earn)
-            copy_stream(conn, planner, tables, result, progress)
+            schema = None if append else defer(conn, tables)
+            builder = None if schema is None else deferred.Builder(conn, schema)
+            idle = None if builder is None else early_builds(builder, result, progress)
+            copy_stream(conn, planner, tables, result, progress, schema is not None, idle)
             finish(conn, tables)
+            if builder is not None:
+                rebuild(builder, result, progress)
             for table in loaded:
                 conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
             conn.commit()

@@ -170,10 +170,14 @@ def day(index: int) -> str:
     return _DAYS[index]
 
 
+_CLOCK = [f" {m // 60:02d}:{m % 60:02d}:00+00" for m in range(24 * 60)]
+
+
 def stamp(index: int, minute: int) -> str:
-    """A timestamptz on day `index` (may be negative: before the window) at minute of day."""
+    """A timestamptz on day `index` (may be negative: before the window) at minute of day
+    (formatted from tables: it is called for nearly every row)."""
     text = _DAYS[index] if index >= 0 else (START + timedelta(days=index)).isoformat()
-    return f"{text} {minute // 60:02d}:{minute % 60:02d}:00+00"
+    return text + _CLOCK[minute]
 
 
 def money(cents: int) -> str:

@@ -1,7 +1,7 @@
 """What a restored database must satisfy, and the row counts a backup is compared against.
 
 `verify_restored` is the one entry point the restore checks call: every table readable, no
-constraint left unvalidated, every business rule (seeding.checker, the same checker that
+constraint left unvalidated, every business rule (hotel_models.checker, the same checker that
 vouches for bulk-seeded data) and pg_amcheck over heaps and B-trees.
 """
 
