@@ -1,7 +1,7 @@
 """Seeding benchmark: `python -m seeding.bench [--scale demo|large] [--factory-rounds N]`.
 
 In one run, on one embedded server started for it (`hotel up` in a temporary state
-directory, as a user would; seeding imports nothing of deploy), it measures rows per second of
+directory, as a user would: seeding/scratch.py), it measures rows per second of
   (a) the factory_boy path (factories in a session, every trigger on),
   (b) `hotel seed` end to end (a separate process: its peak RSS is measured too),
   (c) raw COPY of the same rows generated beforehand (every index and constraint on,
@@ -18,7 +18,6 @@ import argparse
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,15 +30,9 @@ from sqlalchemy.orm import Session
 from seeding import bulk
 from seeding.factories import PaymentFactory, ReviewFactory, bind
 from seeding.plan import COLUMNS, SCALES, Planner, generate
+from seeding.scratch import HOTEL, scratch_platform
 
-HOTEL = [sys.executable, "-m", "deploy"]
 SEEDED = tuple(COLUMNS)
-
-
-def _hotel(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*HOTEL, *args], env=env, capture_output=True, text=True, check=True, timeout=3600
-    )
 
 
 def _rows(url: str) -> int:
@@ -50,16 +43,6 @@ def _rows(url: str) -> int:
         )
     engine.dispose()
     return total
-
-
-def _new_database(server: str, env: dict[str, str], name: str) -> str:
-    engine = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    _hotel({**env, "HOTEL_DATABASE_URL": url}, "migrate", "head")
-    return url
 
 
 def factory_path(url: str, rounds: int) -> tuple[int, float]:
@@ -153,31 +136,23 @@ def main() -> None:
     parser.add_argument("--scale", default="demo", choices=sorted(SCALES))
     parser.add_argument("--factory-rounds", type=int, default=200)
     args = parser.parse_args()
-    state = Path(tempfile.mkdtemp(prefix="hotel-seed-bench-"))
-    state.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOTEL_")}
-    env["HOTEL_STATE_DIR"] = str(state)
-    try:
-        _hotel(env, "up")
-        server = (state / "database.url").read_text().strip()
+    with scratch_platform("hotel-seed-bench-") as scratch, tempfile.TemporaryDirectory() as work:
+        server = scratch.server
         engine = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
         with engine.connect() as conn:
             conn.execute(text("ALTER SYSTEM SET max_wal_size = '8GB'"))
             conn.execute(text("ALTER SYSTEM SET checkpoint_timeout = '30min'"))
             conn.execute(text("SELECT pg_reload_conf()"))
         engine.dispose()
-        run_env = {**env, "HOTEL_DATABASE_URL": server}
 
-        a_rows, a_seconds = factory_path(_new_database(server, env, "bench_a"), args.factory_rounds)
-        b_url = _new_database(server, env, "bench_b")
-        b_seconds, b_rss_mb = seed_process({**run_env, "HOTEL_DATABASE_URL": b_url}, args.scale)
+        a_rows, a_seconds = factory_path(scratch.new_database("bench_a"), args.factory_rounds)
+        b_url = scratch.new_database("bench_b")
+        b_env = {**scratch.env, "HOTEL_DATABASE_URL": b_url}
+        b_seconds, b_rss_mb = seed_process(b_env, args.scale)
         b_rows = _rows(b_url)
-        c_rows, c_seconds = raw_copy(_new_database(server, env, "bench_c"), args.scale)
-        d_seconds = restore_path(server, b_url, state)
+        c_rows, c_seconds = raw_copy(scratch.new_database("bench_c"), args.scale)
+        d_seconds = restore_path(server, b_url, Path(work))
         d_rows = _rows(make_url(server).set(database="bench_d").render_as_string(False))
-    finally:
-        subprocess.run([*HOTEL, "down", "--purge"], env=env, capture_output=True, check=False)
-        shutil.rmtree(state, ignore_errors=True)
     a, b, c = a_rows / a_seconds, b_rows / b_seconds, c_rows / c_seconds
     d = d_rows / d_seconds
     print(f"scale {args.scale}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
