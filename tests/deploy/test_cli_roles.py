@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from deploy.cli import app
 from hotel_models.settings import get_settings
-from tests.deploy.test_cli import assert_one_line_error, hotel
+from tests.helpers import assert_one_line_error
+from tests.helpers import run_hotel as hotel
 
 
 def test_roles_sync_sets_the_configured_password(

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import make_url
 
-from tests.deploy.test_cli import hotel
+from tests.helpers import run_hotel as hotel
 
 
 def test_a_database_name_cannot_give_the_database_away(server_url: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 from loadtest.db import Abandoned, Pool
 from loadtest.mix import Mix
 from loadtest.runner import Options
-from tests.loadtest.conftest import EVERYTHING, run_sync
+from tests.loadtest.runs import EVERYTHING, run_sync
 
 BOOKING_HEAVY = Mix(
     journeys={"guest_booking": 8, "guest_browse": 1, "partner": 1},

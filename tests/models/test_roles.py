@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from tests.models.world import World, as_app
-
-DENIED = "42501"  # insufficient_privilege
-
-
-def refused(session: Session, sql: str, sqlstate: str = DENIED) -> None:
-    savepoint = session.begin_nested()
-    with pytest.raises(DBAPIError) as caught:
-        session.execute(text(sql))
-    savepoint.rollback()
-    assert caught.value.orig.sqlstate == sqlstate, caught.value  # type: ignore[attr-defined]
+from tests.models.world import World, as_app, refused
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 
 from hotel_models import roles
 from hotel_models.settings import get_settings
-from tests.models.conftest import World, as_app, violates
-from tests.models.test_roles import refused
+from tests.models.world import World, as_app, refused, violates
 
 
 def on_database(session: Session, statement: str) -> None:

@@ -124,3 +124,14 @@ def insert_booking(
             text(f"INSERT INTO bookings ({names}) VALUES ({values}) RETURNING id"), columns
         ).scalar_one()
     )
+
+
+DENIED = "42501"  # insufficient_privilege
+
+
+def refused(session: Session, sql: str, sqlstate: str = DENIED) -> None:
+    savepoint = session.begin_nested()
+    with pytest.raises(DBAPIError) as caught:
+        session.execute(text(sql))
+    savepoint.rollback()
+    assert caught.value.orig.sqlstate == sqlstate, caught.value  # type: ignore[attr-defined]
