@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from deploy.adopt.cli import adopt_command
 from deploy.backup.cli import backup_app
 from deploy.cluster.cli import cluster_app
 from deploy.embedded import EmbeddedPostgres
@@ -37,6 +38,7 @@ app = typer.Typer(
 )
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(backup_app, name="backup")
+app.command("adopt")(adopt_command)
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # one error, one line
 

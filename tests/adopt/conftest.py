@@ -1,0 +1,49 @@
+"""An earlier-system database full of its kind of dirty data, and migrated targets."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, pool
+
+from deploy.adopt.fixture import Sizes, fill
+from deploy.adopt.legacy_schema import create_earlier_schema
+from deploy.migrations import alembic_config
+
+TODAY = date(2030, 6, 1)  # fixed: the generated dates and the legacy queries agree
+# Roles are cluster-wide: names of this session only.
+ANALYSTS = [f"old_ann_{uuid.uuid4().hex[:6]}", f"old_bob_{uuid.uuid4().hex[:6]}"]
+
+
+def earlier_database(
+    database_factory: Callable[[], str], bookings: int = 3000, version: int = 5
+) -> str:
+    url = database_factory()
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.begin() as conn:
+        create_earlier_schema(conn, ANALYSTS, version=version)
+        if version == 5:
+            fill(conn, Sizes(bookings), seed=7, today=TODAY)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def earlier_url(database_factory: Callable[[], str]) -> str:
+    return earlier_database(database_factory)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(database_factory: Callable[[], str]) -> str:
+    url = database_factory()
+    command.upgrade(alembic_config(url=url), "head")
+    return url
+
+
+@pytest.fixture
+def target_url(database_factory: Callable[..., str], migrated_template: str) -> str:
+    return database_factory(template=migrated_template)
