@@ -273,18 +273,21 @@ def _print_status(url: str) -> None:
 @app.command("migrate")
 def migrate_command(
     target: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            help="A revision (head, base, 0003...) to upgrade or downgrade to; or an action: "
+            help="A revision (head, base, 0003...; default HOTEL_MIGRATION_TARGET, head) to "
+            "upgrade or downgrade to; or an action: "
             "info (revisions and their state), validate (applied files unchanged, one head), "
             "repair (re-record checksums after a reviewed change), baseline REVISION "
             "(adopt an existing database), lint (squawk over each revision's SQL)."
         ),
-    ] = "head",
+    ] = None,
     revision: Annotated[str | None, typer.Argument(help="The revision of `baseline`.")] = None,
 ) -> None:
     """Migrate like Flyway: one migrator at a time, validated first, hooks after."""
     from deploy import migrations
+
+    target = target or get_settings().migration_target
 
     if target == "lint":
         from deploy.migration_lint import lint
