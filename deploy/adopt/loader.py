@@ -26,7 +26,14 @@ from sqlalchemy.engine import make_url
 from deploy.adopt.legacy_schema import TABLES, columns, detect
 from deploy.adopt.mapping import DERIVED, INSERTS, MASK_CARDS, RULES, TARGET_TABLES, TARGETS
 from deploy.errors import HotelError
-from hotel_models.roles import ANALYST_COMMENT, ANALYTIC, quote_ident, quote_literal
+from hotel_models.roles import (
+    ANALYST_COMMENT,
+    ANALYTIC,
+    HOTEL_APP,
+    HOTEL_OWNER,
+    quote_ident,
+    quote_literal,
+)
 
 Progress = Callable[[str], None]
 
@@ -303,7 +310,8 @@ def _histories(conn: Connection) -> None:
 def _setval(conn: Connection, table: str) -> None:
     """Identity past the highest old id of the table, landed or quarantined: a new row never
     takes the id of a quarantined one (it may be repaired and carried over by hand)."""
-    old = [t for t, (new, _, _) in TARGETS.items() if new == table and TABLES[t][0]]
+    new_of = {**{t: new for t, (new, _, _) in TARGETS.items()}, "additional_service": "services"}
+    old = [t for t, new in new_of.items() if new == table and TABLES[t][0]]
     stage = f"(SELECT max({TABLES[old[0]][0]}) FROM old_{old[0]})" if old else "NULL"
     conn.exec_driver_sql(
         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), greatest(max(id), {stage})) "
@@ -413,10 +421,12 @@ def _refuse_unless_ready(conn: Connection) -> None:
         )
 
 
-def _analysts(conn: Connection, names: list[str]) -> None:
+def _analysts(conn: Connection, names: list[str]) -> list[str]:
     """The earlier analysts become members of `analytic`, NOLOGIN until `hotel roles sync`
     gives them a password: their <name>_123 passwords die here, even on a shared cluster.
-    Analysts this platform already manages keep what they have."""
+    Analysts this platform already manages keep what they have; a role of the target's
+    cluster that is more than an analyst (superuser, CREATEROLE, the platform's own, the
+    adopting role) is never touched. Returns the analysts carried."""
     managed = set(
         conn.execute(
             text(
@@ -426,17 +436,30 @@ def _analysts(conn: Connection, names: list[str]) -> None:
             {"c": ANALYST_COMMENT},
         ).scalars()
     )
+    privileged = set(
+        conn.execute(
+            text(
+                "SELECT rolname FROM pg_roles WHERE rolsuper OR rolcreaterole OR rolreplication "
+                "OR rolname IN (current_user, session_user, :owner, :app)"
+            ),
+            {"owner": HOTEL_OWNER, "app": HOTEL_APP},
+        ).scalars()
+    )
+    carried = []
     for name in names:
+        if name in privileged:
+            continue
         role = quote_ident(name)
         if name not in managed:
             conn.exec_driver_sql(
                 f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
-                f"{quote_literal(name)}) THEN CREATE ROLE {role} NOLOGIN; "
-                "END IF; END $$"
+                f"{quote_literal(name)}) THEN CREATE ROLE {role} NOLOGIN; END IF; END $$"
             )
             conn.exec_driver_sql(f"ALTER ROLE {role} NOLOGIN PASSWORD NULL")
             conn.exec_driver_sql(f"COMMENT ON ROLE {role} IS {quote_literal(ANALYST_COMMENT)}")
         conn.exec_driver_sql(f"GRANT {quote_ident(ANALYTIC)} TO {role}")
+        carried.append(name)
+    return carried
 
 
 def adopt(
@@ -490,8 +513,7 @@ def adopt(
                     f"counts do not reconcile for {t.table}: {t.source} rows, {t.landed} "
                     f"landed, {t.quarantined} quarantined; nothing was written"
                 )
-            _analysts(target, detected.analysts)
-            result.analysts = detected.analysts
+            result.analysts = _analysts(target, detected.analysts)
             result.seconds = time.perf_counter() - started
             source_name = make_url(source_url)
             target.execute(

@@ -17,6 +17,8 @@ from deploy.migrations import alembic_config
 TODAY = date(2030, 6, 1)  # fixed: the generated dates and the legacy queries agree
 # Roles are cluster-wide: names of this session only.
 ANALYSTS = [f"old_ann_{uuid.uuid4().hex[:6]}", f"old_bob_{uuid.uuid4().hex[:6]}"]
+# A member of the earlier `analytic` that is more than an analyst: adoption leaves it alone.
+PRIVILEGED = f"old_dba_{uuid.uuid4().hex[:6]}"
 
 
 def earlier_database(
@@ -26,6 +28,10 @@ def earlier_database(
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.begin() as conn:
         create_earlier_schema(conn, ANALYSTS, version=version)
+        conn.exec_driver_sql(
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PRIVILEGED}') "
+            f"THEN CREATE ROLE {PRIVILEGED} LOGIN CREATEROLE IN ROLE analytic; END IF; END $$"
+        )
         if version == 5:
             fill(conn, Sizes(bookings), seed=7, today=TODAY)
     engine.dispose()

@@ -21,7 +21,7 @@ from deploy.adopt.loader import Adoption, adopt
 from deploy.adopt.mapping import REASONS
 from deploy.errors import HotelError
 from seeding.checker import check
-from tests.adopt.conftest import ANALYSTS, earlier_database
+from tests.adopt.conftest import ANALYSTS, PRIVILEGED, earlier_database
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,10 @@ def test_analysts_are_carried_nologin_without_their_old_password(adopted: Adopte
     )
     assert rows == [(name, False, True, True) for name in sorted(ANALYSTS)]
     assert set(ANALYSTS) <= set(adopted.result.analysts)
+    assert PRIVILEGED not in adopted.result.analysts
+    assert query(
+        adopted.target, "SELECT rolcanlogin FROM pg_roles WHERE rolname = :n", n=PRIVILEGED
+    ) == [(True,)]
     # As one of them: the legacy views read, the tables behind them stay read-only.
     engine = create_engine(adopted.target, poolclass=pool.NullPool)
     with engine.connect() as conn:
