@@ -235,15 +235,33 @@ def _derive(conn: Connection, table: str) -> None:
         )
 
 
+def _decide(conn: Connection, table: str) -> None:
+    """Mark the rows of `table` that break a rule; derive what the INSERT needs."""
+    _derive(conn, table)
+    _apply(conn, table)
+    if table == "booking":
+        _overlaps(conn)
+        conn.exec_driver_sql(
+            "UPDATE old_booking s SET _price = coalesce(s.price, "
+            "r.price * (s.check_out_date - s.check_in_date)) FROM old_room r "
+            "WHERE r.room_id = s.room_id AND s._reason IS NULL"
+        )
+    elif table == "bonus_transaction":
+        _overdrafts(conn)
+    elif table == "booking_additional_service":
+        # An earlier service had no hotel: it gets one through the bookings that used it.
+        conn.exec_driver_sql(
+            "UPDATE old_additional_service s SET _reason = 'service_never_sold' "
+            "WHERE s._reason IS NULL AND NOT EXISTS (SELECT FROM "
+            "old_booking_additional_service l WHERE l.service_id = s.service_id "
+            "AND l._reason IS NULL)"
+        )
+
+
 def _insert_services(conn: Connection) -> None:
-    """An earlier service had no hotel: it becomes one service per hotel whose bookings used
-    it. The first (lowest hotel id) keeps the old id, the others get ids after the highest
-    old one; adoption_id_map lists them all."""
-    conn.exec_driver_sql(
-        "UPDATE old_additional_service s SET _reason = 'service_never_sold' "
-        "WHERE s._reason IS NULL AND NOT EXISTS (SELECT FROM old_booking_additional_service l "
-        "WHERE l.service_id = s.service_id AND l._reason IS NULL)"
-    )
+    """An earlier service becomes one service per hotel whose bookings used it. The first
+    (lowest hotel id) keeps the old id, the others get ids after the highest old one;
+    adoption_id_map lists them all."""
     conn.exec_driver_sql(
         "CREATE TEMP TABLE service_hotels ON COMMIT DROP AS "
         "SELECT service_id, hotel_id, CASE WHEN n = 1 THEN service_id "
@@ -255,6 +273,7 @@ def _insert_services(conn: Connection) -> None:
         "      JOIN old_room r ON r.room_id = b.room_id WHERE l._reason IS NULL) p, "
         "     (SELECT coalesce(max(service_id), 0) AS top FROM old_additional_service) t"
     )
+    conn.exec_driver_sql("ANALYZE service_hotels")
     conn.exec_driver_sql(
         "INSERT INTO services (id, hotel_id, name, description, price) "
         "SELECT h.new_id, h.hotel_id, s.service_name, s.service_description, s.price "
@@ -320,11 +339,8 @@ def _setval(conn: Connection, table: str) -> None:
 
 
 def _finish(conn: Connection) -> None:
-    """What the disabled triggers keep: paid states, ratings, balances, guest spending."""
-    conn.exec_driver_sql(
-        "UPDATE bookings b SET paid_state = 'paid' WHERE b.total_price = 0 OR EXISTS ("
-        "SELECT FROM payments p WHERE p.booking_id = b.id AND p.status = 'completed')"
-    )
+    """What the disabled triggers keep: ratings, balances, guest spending (paid states are
+    written with the bookings)."""
     conn.exec_driver_sql(
         "UPDATE hotels h SET rating = s.rating FROM (SELECT hotel_id, "
         "round(avg(rating), 2) AS rating FROM reviews GROUP BY hotel_id) s "
@@ -480,25 +496,16 @@ def adopt(
             counts = _copy(source, target, progress)
             source.rollback()
             target.exec_driver_sql(MASK_CARDS)
+            # Decide every row first (the rules read only the stages), then write: a
+            # booking's paid state is known from its payments before it is inserted.
             for table in TABLES:
-                _derive(target, table)
-                _apply(target, table)
-                if table == "booking":
-                    _overlaps(target)
-                    target.exec_driver_sql(
-                        "UPDATE old_booking s SET _price = coalesce(s.price, "
-                        "r.price * (s.check_out_date - s.check_in_date)) FROM old_room r "
-                        "WHERE r.room_id = s.room_id AND s._reason IS NULL"
-                    )
-                elif table == "bonus_transaction":
-                    _overdrafts(target)
+                _decide(target, table)
+            for table in TABLES:
                 if table in INSERTS:
                     target.exec_driver_sql(INSERTS[table])
                 if table == "booking_additional_service":
                     _insert_services(target)
-                    _quarantine(target, "additional_service")
-                if table != "additional_service":
-                    _quarantine(target, table)
+                _quarantine(target, table)
                 if progress:
                     progress(f"adopted {table}")
             _histories(target)

@@ -369,9 +369,13 @@ SELECT payment_method_id, {code_of("method_name")}, method_name
 FROM old_paymentmethod WHERE _reason IS NULL""",
     "booking": f"""
 INSERT INTO bookings (id, code, user_id, room_id, check_in, check_out, guests, status,
-                      total_price, created_at, updated_at)
+                      total_price, paid_state, created_at, updated_at)
 SELECT booking_id, c.code, user_id, room_id, check_in_date, check_out_date, guests_number,
        {status_case("status")}, _price,
+       (CASE WHEN _price = 0 OR booking_id IN (
+          SELECT p._booking FROM old_payment p
+          WHERE p._reason IS NULL AND p.payment_status = 'completed')
+        THEN 'paid' ELSE 'unpaid' END)::paid_state,
        coalesce({utc("date_creation")}, now()), coalesce({utc("date_creation")}, now())
 FROM old_booking,
 LATERAL (SELECT mod(booking_id::numeric * 679535556991 + 25214903917, 1099511627776)::bigint
