@@ -372,3 +372,23 @@ def test_bad_input_ends_in_one_line_and_exit_1(target_url: str, migrated_templat
     assert run.stderr.strip().splitlines() == [
         "error: the source is a database of this platform, not the earlier system: nothing to adopt"
     ]
+
+
+def test_the_command_prints_the_reconciliation_table(
+    earlier_url: str, target_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deploy.cli import app
+    from hotel_models.settings import get_settings
+
+    monkeypatch.setenv("HOTEL_DATABASE_URL", target_url)
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["adopt", "--from", earlier_url])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "every count reconciles" in result.output
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines() if "│" in line}
+    assert "bookingstatushistory" in rows
+    assert "second_opening" in rows["bookingstatushistory"]
