@@ -56,6 +56,8 @@ def adopt_command(
         reasons = ", ".join(f"{r} {n}" for r, n in sorted(t.reasons.items()))
         table.add_row(t.table, str(t.source), str(t.landed), str(t.quarantined), reasons)
     console.print(table)
+    for note, n in result.notes.items():
+        console.print(f"note: {n} rows: {note}", highlight=False)
     analysts = ", ".join(result.analysts) or "none"
     console.print(
         f"[green]adopted[/] {result.rows} rows in {result.seconds:.1f} s; every count "

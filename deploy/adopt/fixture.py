@@ -132,6 +132,8 @@ def rows(
                 payment_id = pid
             state = rnd.choice(("pending", "completed", "completed", "failed"))
             payments.append((pid, linked, _day(created, 1), rnd.randint(1, 3), state))
+        if payment_id is None and pid and i % 97 == 0:
+            payment_id = rnd.randint(1, pid)  # the two links disagree
         stay = (_day(today, start), _day(today, start + nights))
         bookings.append((i, user, room, payment_id, *stay, guests, status, cost, created, paid))
         for _ in range(rnd.randint(0, 2)):

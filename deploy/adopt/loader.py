@@ -24,7 +24,15 @@ from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.engine import make_url
 
 from deploy.adopt.legacy_schema import TABLES, columns, detect
-from deploy.adopt.mapping import DERIVED, INSERTS, MASK_CARDS, RULES, TARGET_TABLES, TARGETS
+from deploy.adopt.mapping import (
+    DERIVED,
+    INSERTS,
+    MASK_CARDS,
+    NOTES,
+    RULES,
+    TARGET_TABLES,
+    TARGETS,
+)
 from deploy.errors import HotelError
 from hotel_models.roles import (
     ANALYST_COMMENT,
@@ -55,6 +63,7 @@ class TableCount:
 class Adoption:
     tables: dict[str, TableCount] = field(default_factory=dict)
     analysts: list[str] = field(default_factory=list)
+    notes: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -74,6 +83,7 @@ class Adoption:
             },
             "rows": self.rows,
             "analysts": self.analysts,
+            "notes": self.notes,
             "seconds": round(self.seconds, 3),
         }
 
@@ -500,6 +510,11 @@ def adopt(
             # booking's paid state is known from its payments before it is inserted.
             for table in TABLES:
                 _decide(target, table)
+            result.notes = {
+                note: n
+                for note, query in NOTES.items()
+                if (n := target.exec_driver_sql(query).scalar_one())
+            }
             for table in TABLES:
                 if table in INSERTS:
                     target.exec_driver_sql(INSERTS[table])

@@ -143,6 +143,19 @@ def test_the_audit_log_records_the_adoption_as_one_event(adopted: Adopted) -> No
     assert event["tables"]["booking"]["source"] == adopted.result.tables["booking"].source
 
 
+def test_earlier_values_now_derived_are_reported_where_they_disagreed(adopted: Adopted) -> None:
+    notes = adopted.result.notes
+    paid = notes["booking.paid disagrees with its completed payments (paid is derived from them)"]
+    # Independently: landed bookings whose earlier paid flag contradicts the new paid state.
+    old_paid = dict(query(adopted.source, "SELECT booking_id, paid::text FROM booking"))
+    new_paid = query(adopted.target, "SELECT id, paid_state::text FROM bookings")
+    assert paid == sum((old_paid[i] == "yes") != (state == "paid") for i, state in new_paid)
+    assert notes[
+        "booking.payment_id names a payment of another booking (payments name their booking)"
+    ]
+    assert query(adopted.target, "SELECT new_row -> 'notes' FROM audit_log") == [(notes,)]
+
+
 def test_card_numbers_never_enter_the_new_database(adopted: Adopted) -> None:
     assert (
         query(
