@@ -288,6 +288,11 @@ def migrate_command(
     from deploy import migrations
 
     target = target or get_settings().migration_target
+    if target == "latest" or target.isdigit():  # Flyway's forms, e.g. the compose stack's
+        from hotel_models.settings import migration_target_of
+
+        err_console.print(f"{target!r} is Flyway's form: read as {migration_target_of(target)}")
+        target = migration_target_of(target)
 
     if target == "lint":
         from deploy.migration_lint import lint

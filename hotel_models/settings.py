@@ -173,7 +173,7 @@ EARLIER_REFUSED = {
 }
 
 
-def _migration_target(value: str) -> str:
+def migration_target_of(value: str) -> str:
     """latest -> head, 3 -> 0003 (Flyway's versions were plain numbers)."""
     if value.lower() == "latest":
         return "head"
@@ -201,7 +201,7 @@ def earlier_settings(environ: dict[str, str | None]) -> dict[str, str]:
         if environ.get(new):
             log.warning("%s is deprecated and ignored: %s is set", name, new)
             continue
-        values[field] = _migration_target(value) if field == "migration_target" else value
+        values[field] = migration_target_of(value) if field == "migration_target" else value
         log.warning("%s is deprecated: read as %s=%s; rename it", name, new, values[field])
     return values
 
