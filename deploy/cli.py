@@ -288,7 +288,7 @@ def migrate_command(
     from deploy import migrations
 
     target = target or get_settings().migration_target
-    if target == "latest" or target.isdigit():  # Flyway's forms, e.g. the compose stack's
+    if target == "latest" or (target.isdigit() and len(target) < 4):  # Flyway's forms
         from hotel_models.settings import migration_target_of
 
         err_console.print(f"{target!r} is Flyway's form: read as {migration_target_of(target)}")
