@@ -372,12 +372,13 @@ INSERT INTO bookings (id, code, user_id, room_id, check_in, check_out, guests, s
                       total_price, paid_state, created_at, updated_at)
 SELECT booking_id, c.code, user_id, room_id, check_in_date, check_out_date, guests_number,
        {status_case("status")}, _price,
-       (CASE WHEN _price = 0 OR booking_id IN (
-          SELECT p._booking FROM old_payment p
-          WHERE p._reason IS NULL AND p.payment_status = 'completed')
-        THEN 'paid' ELSE 'unpaid' END)::paid_state,
+       (CASE WHEN _price = 0 OR settled._booking IS NOT NULL THEN 'paid' ELSE 'unpaid' END)
+         ::paid_state,
        coalesce({utc("date_creation")}, now()), coalesce({utc("date_creation")}, now())
-FROM old_booking,
+FROM old_booking
+LEFT JOIN (SELECT DISTINCT _booking FROM old_payment
+           WHERE _reason IS NULL AND payment_status = 'completed') settled
+  ON settled._booking = old_booking.booking_id,
 LATERAL (SELECT mod(booking_id::numeric * 679535556991 + 25214903917, 1099511627776)::bigint
          AS x) x,
 LATERAL (SELECT {CODE} AS code) c
@@ -424,9 +425,12 @@ FROM old_review WHERE _reason IS NULL""",
 # derived from: not quarantined (the row fits), reported with the reconciliation.
 NOTES: dict[str, str] = {
     "booking.paid disagrees with its completed payments (paid is derived from them)": """
-SELECT count(*) FROM old_booking b WHERE b._reason IS NULL AND b.paid IS NOT NULL
-AND (b.paid = 'yes') <> (b._price = 0 OR b.booking_id IN (
-  SELECT _booking FROM old_payment WHERE _reason IS NULL AND payment_status = 'completed'))""",
+SELECT count(*) FROM old_booking b
+LEFT JOIN (SELECT DISTINCT _booking FROM old_payment
+           WHERE _reason IS NULL AND payment_status = 'completed') settled
+  ON settled._booking = b.booking_id
+WHERE b._reason IS NULL AND b.paid IS NOT NULL
+AND (b.paid = 'yes') <> (b._price = 0 OR settled._booking IS NOT NULL)""",
     "booking.payment_id names a payment of another booking (payments name their booking)": """
 SELECT count(*) FROM old_booking b JOIN old_payment p ON p.payment_id = b.payment_id
 WHERE b._reason IS NULL AND p._booking <> b.booking_id""",
