@@ -25,6 +25,9 @@ FACILITIES = ("TV", "Fridge", "Safe", "Kettle", "Balcony", "Bathtub")
 SERVICES = ("Breakfast", "Transfer", "Late checkout", "Parking spot", "Dinner", "Laundry")
 
 
+CHUNK = 50_000  # bookings generated (with their histories and payments) per batch
+
+
 @dataclass(frozen=True)
 class Sizes:
     bookings: int
@@ -53,7 +56,8 @@ def _day(today: date, offset: int) -> date:
 def rows(
     sizes: Sizes, seed: int = 0, today: date | None = None
 ) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
-    """(table, rows) in load order, columns as legacy_schema.columns(table)."""
+    """(table, rows) in load order, columns as legacy_schema.columns(table); the bookings,
+    their histories and payments in batches (a table may come several times)."""
     rnd = random.Random(seed)  # noqa: S311 - test data, not secrets
     today = today or date.today()
     p = rnd.random
@@ -109,9 +113,9 @@ def rows(
                                      for _ in range(sizes.rooms * 2)})  # fmt: skip
     yield "paymentmethod", [(1, "Card"), (2, "Cash"), (3, "SBP")]
 
-    bookings = []
-    payments = []
-    history = []
+    bookings: list[tuple[Any, ...]] = []
+    payments: list[tuple[Any, ...]] = []
+    history: list[tuple[Any, ...]] = []
     pid = hid = 0
     done_by_user_hotel = []
     for i in range(1, sizes.bookings + 1):
@@ -142,9 +146,11 @@ def rows(
             history.append((hid, i, old, rnd.choice(STATUSES), _day(created, rnd.randint(0, 30))))
         if status == "done":
             done_by_user_hotel.append((user, (room - 1) // 10 + 1))
-    yield "booking", bookings
-    yield "bookingstatushistory", history
-    yield "payment", payments
+        if i % CHUNK == 0 or i == sizes.bookings:  # bounded memory at any size
+            yield "booking", bookings
+            yield "bookingstatushistory", history
+            yield "payment", payments
+            bookings, history, payments = [], [], []
     yield "userpaymentmethod", [
         (i, rnd.randint(1, sizes.users), rnd.choice((1, 2, 3, None)),
          rnd.choice(("4276 1234 5678 9012", "+7 912 345 67 89", "cash on arrival", None)))
@@ -193,13 +199,13 @@ def fill(
     """COPY the generated rows into the earlier schema behind `conn` (not committed); the
     SERIAL sequences follow. Returns rows per table."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    written = {}
+    written: dict[str, int] = {}
     for table, batch in rows(sizes, seed, today):
         names = columns(table)
         with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
             for row in batch:
                 copy.write_row(row)
-        written[table] = len(batch)
+        written[table] = written.get(table, 0) + len(batch)
         key = (
             names[0]
             if names[0].endswith("_id")
