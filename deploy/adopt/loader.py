@@ -44,6 +44,8 @@ from hotel_models.roles import (
 )
 
 Progress = Callable[[str], None]
+STAGE_MEMORY = "256MB"  # temp_buffers: the stages of 1M earlier bookings, histories, payments
+WORK_MEMORY = "64MB"  # the windows and hash joins of the rules
 
 
 @dataclass
@@ -501,6 +503,10 @@ def adopt(
             source.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             detected = detect(source)
             _refuse_unless_ready(target)
+            # The stages are temporary tables rewritten by every rule: keep them in memory
+            # (temp_buffers is 8MB by default, and can only be set before the first one).
+            target.exec_driver_sql(f"SET LOCAL temp_buffers = '{STAGE_MEMORY}'")
+            target.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEMORY}'")
             for table in TARGET_TABLES:
                 target.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             counts = _copy(source, target, progress)

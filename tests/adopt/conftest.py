@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import pytest
@@ -39,8 +39,14 @@ def earlier_database(
 
 
 @pytest.fixture(scope="session")
-def earlier_url(database_factory: Callable[[], str]) -> str:
-    return earlier_database(database_factory)
+def earlier_url(database_factory: Callable[[], str], server_url: str) -> Iterator[str]:
+    yield earlier_database(database_factory)
+    # Roles outlive databases: leave none behind on a shared HOTEL_TEST_DATABASE_URL server.
+    engine = create_engine(server_url, poolclass=pool.NullPool)
+    with engine.begin() as conn:
+        for name in (*ANALYSTS, PRIVILEGED):
+            conn.exec_driver_sql(f'DROP ROLE IF EXISTS "{name}"')
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
