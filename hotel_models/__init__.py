@@ -1,5 +1,6 @@
 """The hotel-booking schema as SQLAlchemy 2 models. Imports no other package of ours."""
 
+from hotel_models.adoption import AdoptionIdMap, AdoptionQuarantine
 from hotel_models.audit import AuditLog
 from hotel_models.base import Base
 from hotel_models.bookings import (
@@ -18,6 +19,8 @@ from hotel_models.rooms import Facility, Room, RoomFacility, RoomRate, Service
 metadata = Base.metadata
 
 __all__ = [
+    "AdoptionIdMap",
+    "AdoptionQuarantine",
     "Amenity",
     "AuditLog",
     "Base",

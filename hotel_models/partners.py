@@ -15,6 +15,7 @@ class PartnerType(IdMixin, Base):
 
     code: Mapped[str] = mapped_column(Text, unique=True)
     name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
 
 
 class Partner(IdMixin, AccountMixin, CreatedMixin, Base):
@@ -27,6 +28,7 @@ class Partner(IdMixin, AccountMixin, CreatedMixin, Base):
         ForeignKey("partner_types.id", ondelete="RESTRICT"), index=True
     )
     name: Mapped[str] = mapped_column(Text)
+    second_name: Mapped[str | None] = mapped_column(Text)
 
     hotels: Mapped[list[Hotel]] = relationship(back_populates="partner", lazy="raise")
 
@@ -62,6 +64,7 @@ class Amenity(IdMixin, Base):
     __tablename__ = "amenities"
 
     name: Mapped[str] = mapped_column(Text, unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
 
 
 class HotelAmenity(Base):

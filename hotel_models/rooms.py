@@ -60,6 +60,7 @@ class Room(IdMixin, CreatedMixin, Base):
     status: Mapped[RoomStatus] = mapped_column(
         pg_enum(RoomStatus, "room_status"), server_default=RoomStatus.AVAILABLE.value
     )
+    description: Mapped[str | None] = mapped_column(Text)
 
     hotel: Mapped[Hotel] = relationship(lazy="raise")
     rates: Mapped[list[RoomRate]] = relationship(back_populates="room", lazy="raise")
@@ -96,6 +97,7 @@ class Facility(IdMixin, Base):
     __tablename__ = "facilities"
 
     name: Mapped[str] = mapped_column(Text, unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
 
 
 class RoomFacility(Base):

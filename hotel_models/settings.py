@@ -8,6 +8,7 @@ and none has a usable default: `.env.example` documents them.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from functools import lru_cache
@@ -22,6 +23,8 @@ from sqlalchemy.exc import ArgumentError
 from hotel_models.errors import HotelError
 
 ANALYST_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+log = logging.getLogger("hotel.settings")
+
 # Roles of the platform and PostgreSQL's own: an analyst of that name would be altered by
 # `hotel roles sync` (set NOLOGIN, given a password, granted `analytic`).
 RESERVED_ROLES = frozenset(
@@ -82,6 +85,11 @@ class Settings(BaseSettings):
         default="30min",
         pattern=r"^\d+\s*(ms|s|min|h)?$",
         description="statement_timeout of every migration (0 = none).",
+    )
+    migration_target: str = Field(
+        default="head",
+        description="Revision `hotel migrate` goes to when none is given (head, 0003, ...; "
+        "the earlier MIGRATION_VERSION).",
     )
     migration_lock_wait: float = Field(
         default=600.0,
@@ -169,6 +177,54 @@ def _dotenv() -> dict[str, str | None]:
     return dotenv_values(".env") if Path(".env").is_file() else {}
 
 
+# The earlier system's variables: read with one deprecation line each when their HOTEL_
+# counterpart is unset, refused with the new way where there is none.
+EARLIER_SETTINGS = {
+    "MIGRATION_VERSION": "migration_target",
+    "ANALYST_NAMES": "analysts",
+    "BACKUP_INTERVAL_CRON": "backup_cron",
+    "BACKUP_RETENTION_COUNT": "backup_logical_keep",
+}
+EARLIER_REFUSED = {
+    "SEED_COUNT": "size seeding with `hotel seed --scale tiny|demo|large` or --bookings N "
+    "(and --hotels, --rooms, --users)",
+}
+
+
+def migration_target_of(value: str) -> str:
+    """latest -> head, 3 -> 0003 (Flyway's versions were plain numbers)."""
+    if value.lower() == "latest":
+        return "head"
+    if value.isdigit():
+        return f"{int(value):04d}"
+    if value in ("head", "base"):
+        return value
+    raise SettingsError(
+        f"MIGRATION_VERSION={value!r} is neither latest nor a version number: "
+        "set HOTEL_MIGRATION_TARGET to head or a revision such as 0003"
+    )
+
+
+def earlier_settings(environ: dict[str, str | None]) -> dict[str, str]:
+    """Settings given the earlier system's way, as field values."""
+    for name, how in EARLIER_REFUSED.items():
+        if environ.get(name):
+            raise SettingsError(f"{name} is no longer read: {how}; then unset {name}")
+    values = {}
+    for name, field in EARLIER_SETTINGS.items():
+        value = environ.get(name)
+        new = f"HOTEL_{field.upper()}"
+        if not value:
+            continue
+        if environ.get(new):
+            log.warning("%s is deprecated and ignored: %s is set", name, new)
+            continue
+        values[field] = migration_target_of(value) if field == "migration_target" else value
+        log.warning("%s is deprecated: read as %s=%s; rename it", name, new, values[field])
+    return values
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    environ = {**_dotenv(), **os.environ}
+    return Settings(**earlier_settings(environ))  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from seeding import bulk
 from seeding.factories import PaymentFactory, ReviewFactory, bind
 from seeding.plan import COLUMNS, SCALES, Planner, generate
-from seeding.scratch import HOTEL, scratch_platform
+from seeding.scratch import scratch_platform
 
 SEEDED = tuple(COLUMNS)
 
@@ -117,20 +117,6 @@ def restore_path(server: str, source: str, workdir: Path) -> float:
     return seconds
 
 
-def seed_process(env: dict[str, str], scale: str) -> tuple[float, float]:
-    """`hotel seed` as its own process: seconds end to end and its own peak RSS in MB."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [*HOTEL, "seed", "--scale", scale], env=env, stdout=subprocess.DEVNULL
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    if process.returncode != 0:
-        raise SystemExit(f"hotel seed failed with exit code {process.returncode}")
-    return seconds, usage.ru_maxrss / 1024
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--scale", default="demo", choices=sorted(SCALES))
@@ -138,17 +124,11 @@ def main() -> None:
     args = parser.parse_args()
     with scratch_platform("hotel-seed-bench-") as scratch, tempfile.TemporaryDirectory() as work:
         server = scratch.server
-        engine = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
-        with engine.connect() as conn:
-            conn.execute(text("ALTER SYSTEM SET max_wal_size = '8GB'"))
-            conn.execute(text("ALTER SYSTEM SET checkpoint_timeout = '30min'"))
-            conn.execute(text("SELECT pg_reload_conf()"))
-        engine.dispose()
+        scratch.tune_for_bulk_loads()
 
         a_rows, a_seconds = factory_path(scratch.new_database("bench_a"), args.factory_rounds)
         b_url = scratch.new_database("bench_b")
-        b_env = {**scratch.env, "HOTEL_DATABASE_URL": b_url}
-        b_seconds, b_rss_mb = seed_process(b_env, args.scale)
+        b_seconds, b_rss_mb = scratch.timed("seed", "--scale", args.scale, url=b_url)
         b_rows = _rows(b_url)
         c_rows, c_seconds = raw_copy(scratch.new_database("bench_c"), args.scale)
         d_seconds = restore_path(server, b_url, Path(work))

@@ -1,4 +1,5 @@
-"""`hotel seed`: fill the migrated database with realistic, valid data, with a progress bar."""
+"""`hotel seed` fills the migrated database with realistic, valid data (a progress bar per
+table); `hotel adopt` brings the earlier system's rows instead (seeding/adopt/)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from rich.table import Table
 
 from hotel_models.cli import check_database
 from hotel_models.settings import get_settings
+from seeding.adopt.cli import adopt_command
 from seeding.bulk import LoadResult, load
 from seeding.errors import SeedError
 from seeding.plan import SCALES, Counts
 
 app = typer.Typer()
+app.command("adopt")(adopt_command)
 console = Console()
 
 

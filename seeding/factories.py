@@ -19,6 +19,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hotel_models import (
+    AdoptionIdMap,
+    AdoptionQuarantine,
     Amenity,
     AuditLog,
     BonusAccount,
@@ -413,6 +415,28 @@ class AuditLogFactory(BaseFactory):
     new_row = factory.LazyAttribute(lambda o: {"id": o.row_pk["id"], "name": "Seaview"})
 
 
+class AdoptionQuarantineFactory(BaseFactory):
+    """A row of the earlier system `hotel adopt` could not carry over."""
+
+    class Meta:
+        model = AdoptionQuarantine
+
+    source_table = "booking"
+    old_id = factory.Sequence(lambda n: n + 1)
+    reason = "invalid_stay"
+    detail = "2024-05-02 to 2024-05-01"
+    old_row = factory.LazyAttribute(lambda o: {"booking_id": o.old_id, "guests_number": 2})
+
+
+class AdoptionIdMapFactory(BaseFactory):
+    class Meta:
+        model = AdoptionIdMap
+
+    source_table = "additional_service"
+    old_id = factory.Sequence(lambda n: n + 1)
+    new_id = factory.Sequence(lambda n: n + 1)
+
+
 FACTORIES: tuple[type[BaseFactory], ...] = (
     PartnerTypeFactory,
     PartnerFactory,
@@ -437,6 +461,8 @@ FACTORIES: tuple[type[BaseFactory], ...] = (
     LoyaltyConfigFactory,
     ReviewFactory,
     AuditLogFactory,
+    AdoptionQuarantineFactory,
+    AdoptionIdMapFactory,
 )
 
 

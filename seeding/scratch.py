@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,28 @@ class Scratch:
         return subprocess.run(
             [*HOTEL, *args], env=env, capture_output=True, text=True, check=True, timeout=3600
         )
+
+    def timed(self, *args: str, url: str) -> tuple[float, float]:
+        """`hotel ARGS` against `url` as its own process: seconds end to end and its peak RSS
+        in MB (the benches' figures)."""
+        env = {**self.env, "HOTEL_DATABASE_URL": url}
+        started = time.perf_counter()
+        process = subprocess.Popen([*HOTEL, *args], env=env, stdout=subprocess.DEVNULL)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        if process.returncode != 0:
+            raise SystemExit(f"hotel {args[0]} failed with exit code {process.returncode}")
+        return seconds, usage.ru_maxrss / 1024
+
+    def tune_for_bulk_loads(self) -> None:
+        """Checkpoints out of the way of a load (the same for every path a bench compares)."""
+        engine = create_engine(self.server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
+        with engine.connect() as conn:
+            conn.execute(text("ALTER SYSTEM SET max_wal_size = '8GB'"))
+            conn.execute(text("ALTER SYSTEM SET checkpoint_timeout = '30min'"))
+            conn.execute(text("SELECT pg_reload_conf()"))
+        engine.dispose()
 
     def new_database(self, name: str, revision: str | None = "head") -> str:
         """A new database on the scratch server, migrated to `revision` (None: left empty)."""

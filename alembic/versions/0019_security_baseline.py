@@ -1,7 +1,7 @@
 """Security baseline: what a logged-in role may reach, proven by the attacks in tests/models.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 
 - PUBLIC loses TEMP and CONNECT on this database; hotel_app and analytic get CONNECT back.
   With TEMP, hotel_app could create a temporary table with a trigger of its own (a pg_temp
@@ -26,7 +26,7 @@ from alembic import op
 from hotel_models import roles
 
 revision: str = "0019"
-down_revision: str | Sequence[str] | None = "0017"
+down_revision: str | Sequence[str] | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

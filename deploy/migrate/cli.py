@@ -13,7 +13,7 @@ from deploy.migrate import runner
 from deploy.migrate.ledger import RevisionState
 from deploy.migrate.lint import lint
 from hotel_models.errors import HotelError
-from hotel_models.settings import get_settings
+from hotel_models.settings import get_settings, migration_target_of
 
 app = typer.Typer()
 console = Console()
@@ -23,14 +23,15 @@ err_console = Console(stderr=True)
 @app.command("migrate")
 def migrate_command(
     target: Annotated[
-        str,
+        str | None,
         typer.Argument(
-            help="A revision (head, base, 0003...) to upgrade or downgrade to; or an action: "
+            help="A revision (head, base, 0003...; default HOTEL_MIGRATION_TARGET, head) to "
+            "upgrade or downgrade to; or an action: "
             "info (revisions and their state), validate (applied files unchanged, one head), "
             "repair (re-record checksums after a reviewed change), baseline REVISION "
             "(adopt an existing database), lint (squawk over each revision's SQL)."
         ),
-    ] = "head",
+    ] = None,
     revision: Annotated[str | None, typer.Argument(help="The revision of `baseline`.")] = None,
     allow_data_loss: Annotated[
         bool,
@@ -41,6 +42,10 @@ def migrate_command(
     ] = False,
 ) -> None:
     """Migrate like Flyway: one migrator at a time, validated first, hooks after."""
+    target = target or get_settings().migration_target
+    if target == "latest" or (target.isdigit() and len(target) < 4):  # Flyway's forms
+        err_console.print(f"{target!r} is Flyway's form: read as {migration_target_of(target)}")
+        target = migration_target_of(target)
     if target == "lint":
         findings = lint()
         if findings:
