@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Container
 from functools import lru_cache
 from pathlib import Path
 
@@ -205,14 +206,19 @@ def migration_target_of(value: str) -> str:
     )
 
 
-def earlier_settings(environ: dict[str, str | None]) -> dict[str, str]:
-    """Settings given the earlier system's way, as field values."""
+def earlier_settings(
+    environ: dict[str, str | None], fields: Container[str] | None = None
+) -> dict[str, str]:
+    """Settings given the earlier system's way, as field values (of `fields` only: each
+    settings class reads its own, and says each deprecation once)."""
     for name, how in EARLIER_REFUSED.items():
         if environ.get(name):
             raise SettingsError(f"{name} is no longer read: {how}; then unset {name}")
     values = {}
     for name, field in EARLIER_SETTINGS.items():
         value = environ.get(name)
+        if fields is not None and field not in fields:
+            continue
         new = f"HOTEL_{field.upper()}"
         if not value:
             continue
@@ -224,7 +230,12 @@ def earlier_settings(environ: dict[str, str | None]) -> dict[str, str]:
     return values
 
 
+def environment() -> dict[str, str | None]:
+    """The variables settings are read from: the process's over a git-ignored .env."""
+    return {**_dotenv(), **os.environ}
+
+
 @lru_cache
 def get_settings() -> Settings:
-    environ = {**_dotenv(), **os.environ}
-    return Settings(**earlier_settings(environ))  # type: ignore[arg-type]
+    earlier = earlier_settings(environment(), Settings.model_fields)
+    return Settings(**earlier)  # type: ignore[arg-type]

@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hotel_models.settings import earlier_settings, environment
+
 
 class BackupSettings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -61,4 +63,7 @@ class BackupSettings(BaseSettings):
 
 @lru_cache
 def get_backup_settings() -> BackupSettings:
-    return BackupSettings()
+    fields = {f"backup_{name}" for name in BackupSettings.model_fields}
+    earlier = earlier_settings(environment(), fields)  # BACKUP_INTERVAL_CRON, ...
+    values = {k.removeprefix("backup_"): v for k, v in earlier.items()}
+    return BackupSettings.model_validate(values)

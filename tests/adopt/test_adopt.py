@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from deploy.errors import HotelError
-from seeding.checker import check
 from sqlalchemy import create_engine, pool, text
 from typer.testing import CliRunner
 
+from hotel_models.checker import check
+from hotel_models.errors import HotelError
 from seeding.adopt.legacy_schema import TABLES
 from seeding.adopt.loader import Adoption, adopt
 from seeding.adopt.mapping import REASONS
-from tests.adopt.conftest import ANALYSTS, PRIVILEGED, earlier_database
+from tests.adopt.earlier import ANALYSTS, PRIVILEGED, earlier_database
+from tests.helpers import one_line_error, run_hotel
 
 
 @dataclass(frozen=True)
@@ -375,16 +373,10 @@ def test_the_command_prints_the_reconciliation_as_json(
 
 
 def test_bad_input_ends_in_one_line_and_exit_1(target_url: str, migrated_template: str) -> None:
-    env = {**os.environ, "HOTEL_DATABASE_URL": target_url}
-    run = subprocess.run(
-        [sys.executable, "-c", "from deploy.cli import main; main()", "adopt", "--from",
-         migrated_template],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 1
-    assert run.stderr.strip().splitlines() == [
+    run = run_hotel("adopt", "--from", migrated_template, env={"HOTEL_DATABASE_URL": target_url})
+    assert one_line_error(run) == (
         "error: the source is a database of this platform, not the earlier system: nothing to adopt"
-    ]
+    )
 
 
 def test_the_command_prints_the_reconciliation_table(

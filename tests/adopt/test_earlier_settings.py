@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 from sqlalchemy import create_engine, pool, text
 
 from hotel_models.settings import SettingsError, earlier_settings
-
-HOTEL = [sys.executable, "-c", "from deploy.cli import main; main()"]
+from tests.helpers import one_line_error, run_hotel
 
 
 @pytest.mark.parametrize(
@@ -57,8 +52,8 @@ def test_settings_without_a_counterpart_are_refused_naming_the_new_way(
 
 
 def test_hotel_migrate_goes_to_the_earlier_migration_version(empty_url: str) -> None:
-    env = {**os.environ, "HOTEL_DATABASE_URL": empty_url, "MIGRATION_VERSION": "3"}
-    run = subprocess.run([*HOTEL, "migrate"], env=env, capture_output=True, text=True, timeout=300)
+    env = {"HOTEL_DATABASE_URL": empty_url, "MIGRATION_VERSION": "3"}
+    run = run_hotel("migrate", env=env, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "MIGRATION_VERSION is deprecated: read as HOTEL_MIGRATION_TARGET=0003" in run.stderr
     engine = create_engine(empty_url, poolclass=pool.NullPool)
@@ -66,16 +61,11 @@ def test_hotel_migrate_goes_to_the_earlier_migration_version(empty_url: str) -> 
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
     engine.dispose()
     # The compose stack passes MIGRATION_VERSION as the argument: the same forms work there.
-    plain = {k: v for k, v in env.items() if k != "MIGRATION_VERSION"}
-    run = subprocess.run(
-        [*HOTEL, "migrate", "latest"], env=plain, capture_output=True, text=True, timeout=300
-    )
+    run = run_hotel("migrate", "latest", env={"HOTEL_DATABASE_URL": empty_url}, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "'latest' is Flyway's form: read as head" in run.stderr
-    env = {**env, "SEED_COUNT": "100"}
-    run = subprocess.run([*HOTEL, "migrate"], env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 1
-    assert run.stderr.strip().splitlines() == [
+    run = run_hotel("migrate", env={**env, "SEED_COUNT": "100"}, timeout=300)
+    assert one_line_error(run) == (
         "error: SEED_COUNT is no longer read: size seeding with `hotel seed --scale "
         "tiny|demo|large` or --bookings N (and --hotels, --rooms, --users); then unset SEED_COUNT"
-    ]
+    )
