@@ -1,4 +1,6 @@
-"""The hotel-booking schema as SQLAlchemy 2 models. Imports no other package of ours."""
+"""The hotel-booking schema as SQLAlchemy 2 models, with what every other package builds on:
+the service's transactions (operations), the rule checker, roles, settings and HotelError.
+Imports no other package of ours."""
 
 from hotel_models.adoption import AdoptionIdMap, AdoptionQuarantine
 from hotel_models.audit import AuditLog
