@@ -3,7 +3,8 @@
 Revision ID: 0019
 Revises: 0018
 
-- PUBLIC loses TEMP and CONNECT on this database; hotel_app and analytic get CONNECT back.
+- PUBLIC loses TEMP and CONNECT on this database; hotel_app, analytic and pg_monitor (the
+  monitoring logins read statistics in it) get CONNECT back.
   With TEMP, hotel_app could create a temporary table with a trigger of its own (a pg_temp
   function): code it writes, running inside the rules' trigger chain.
 - The bonus balance guard no longer trusts trigger depth (a temporary trigger ran a direct
@@ -147,7 +148,9 @@ WHERE table_name IN (SELECT DISTINCT c.relname FROM pg_attribute a
 
 def upgrade() -> None:
     op.execute(ON_DATABASE.format(statement="REVOKE TEMPORARY, CONNECT ON DATABASE %I FROM PUBLIC"))
-    op.execute(ON_DATABASE.format(statement=f"GRANT CONNECT ON DATABASE %I TO {APP}, {ANALYTIC}"))
+    op.execute(
+        ON_DATABASE.format(statement=f"GRANT CONNECT ON DATABASE %I TO {APP}, {ANALYTIC}, pg_monitor")
+    )
 
     op.execute(GUARD)
     op.execute("ALTER FUNCTION bonus_ledger_apply() OWNER TO hotel_owner")
@@ -194,6 +197,6 @@ def downgrade() -> None:
     op.execute(DEPTH_GUARD)
 
     op.execute(
-        ON_DATABASE.format(statement=f"REVOKE CONNECT ON DATABASE %I FROM {APP}, {ANALYTIC}")
+        ON_DATABASE.format(statement=f"REVOKE CONNECT ON DATABASE %I FROM {APP}, {ANALYTIC}, pg_monitor")
     )
     op.execute(ON_DATABASE.format(statement="GRANT TEMPORARY, CONNECT ON DATABASE %I TO PUBLIC"))

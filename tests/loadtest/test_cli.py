@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,10 @@ from tests.helpers import one_line_error, run_hotel
 
 def hotel_load(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     options = ("--metrics-port", "0", "--duration", "1")
-    return run_hotel("load", *options, *args, env={"HOTEL_DATABASE_URL": url, "COLUMNS": "200"})
+    env = {"HOTEL_DATABASE_URL": url, "COLUMNS": "200"}
+    # The load logs in as hotel_app with its password (tests/conftest.py sets one per session).
+    env["HOTEL_APP_PASSWORD"] = os.environ["HOTEL_APP_PASSWORD"]
+    return run_hotel("load", *options, *args, env=env)
 
 
 @pytest.mark.parametrize("rate", ["0", "-5"])
