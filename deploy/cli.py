@@ -280,6 +280,9 @@ def migrate_command(
         ),
     ] = "head",
     revision: Annotated[str | None, typer.Argument(help="The revision of `baseline`.")] = None,
+    upgrade_only: Annotated[
+        bool, typer.Option(help="Refuse a downgrade (a deployment's migrate only upgrades).")
+    ] = False,
 ) -> None:
     """Migrate like Flyway: one migrator at a time, validated first, hooks after."""
     from deploy import migrations
@@ -311,7 +314,9 @@ def migrate_command(
     else:
         if revision is not None:
             raise HotelError(f"unexpected argument {revision!r}: only baseline takes a revision")
-        result = migrations.migrate(url, target, on_wait=lambda line: err_console.print(line))
+        result = migrations.migrate(
+            url, target, on_wait=lambda line: err_console.print(line), upgrade_only=upgrade_only
+        )
         console.print(
             f"[green]migrated[/]: {result.before or 'empty'} -> {result.after or 'empty'}"
         )
@@ -371,6 +376,10 @@ def load(
         int, typer.Option(help="Serve Prometheus metrics on this port (0: do not serve).")
     ] = 8000,
     connections: Annotated[int, typer.Option(help="Connections per DSN.")] = 8,
+    wait_seeded: Annotated[
+        float,
+        typer.Option(help="Wait up to N s for a migrated, seeded database (compose: beside seed)."),
+    ] = 0,
 ) -> None:
     """Simulated guests, partners and analysts against the database (writes to
     HOTEL_DATABASE_URL, reads to HOTEL_REPLICA_URL when set), with Prometheus metrics."""
@@ -392,6 +401,10 @@ def load(
         connections=connections,
     )
     try:
+        if wait_seeded > 0:
+            from loadtest.fixture import wait_seeded as wait_for_data
+
+            wait_for_data(options.url, wait_seeded, lambda line: console.print(line))
         load_main(options, mix, report, metrics_port or None, console)
     except LoadError as exc:
         raise HotelError(str(exc)) from exc
@@ -523,6 +536,10 @@ def seed(
     check: Annotated[
         bool, typer.Option("--check", help="Run the business-rule checker afterwards.")
     ] = False,
+    if_empty: Annotated[
+        bool,
+        typer.Option("--if-empty", help="Do nothing (exit 0) when there are bookings already."),
+    ] = False,
 ) -> None:
     """Fill the migrated database with realistic, valid data through COPY (one transaction)."""
     from dataclasses import replace
@@ -545,6 +562,9 @@ def seed(
     overrides = {"hotels": hotels, "rooms": rooms, "users": users, "bookings": bookings}
     counts = replace(SCALES[scale], **{k: v for k, v in overrides.items() if v is not None})
     url = require_url()
+    if if_empty and _has_bookings(url):
+        console.print("seed: the database has bookings already, nothing to do (--if-empty)")
+        return
     expected = {"hotels": counts.hotels, "rooms": counts.rooms, "users": counts.users,
                 "bookings": counts.bookings, "partners": counts.partners}  # fmt: skip
     tasks: dict[str, TaskID] = {}
@@ -590,6 +610,19 @@ def seed(
         console.print(f"not at this revision (skipped): {', '.join(result.skipped)}")
     if check:
         _check(url)
+
+
+def _has_bookings(url: str) -> bool:
+    from sqlalchemy import create_engine, pool, text
+
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            if conn.execute(text("SELECT to_regclass('bookings') IS NULL")).scalar_one():
+                return False
+            return bool(conn.execute(text("SELECT EXISTS (SELECT FROM bookings)")).scalar_one())
+    finally:
+        engine.dispose()
 
 
 @app.command("check")

@@ -108,9 +108,11 @@ def migrate(
     target: str = "head",
     script_location: Path = DEFAULT_SCRIPTS,
     on_wait: Callable[[str], None] = print,
+    upgrade_only: bool = False,
 ) -> MigrationResult:
     """Upgrade or downgrade to `target` like Flyway's migrate: one migrator at a time,
-    validate first, then the after-migrate hooks (analyst roles, ANALYZE) on upgrades."""
+    validate first, then the after-migrate hooks (analyst roles, ANALYZE) on upgrades.
+    `upgrade_only` refuses a target below the database's revision (a deployment's migrate)."""
     config = alembic_config(url=url, script_location=script_location)
     script = ScriptDirectory.from_config(config)
     target_rev = resolve_target(script, target)
@@ -122,6 +124,11 @@ def migrate(
             raise HotelError(f"validate failed, nothing migrated: {problems[0]}")
         applied = ledger.applied_revisions(script, before)
         downgrade = target_rev == "base" or (before is not None and target_rev in applied[:-1])
+        if downgrade and upgrade_only:
+            raise HotelError(
+                f"refusing to downgrade {before} -> {target_rev}: this migrate only upgrades "
+                "(run `hotel migrate` without --upgrade-only to downgrade)"
+            )
         if downgrade:
             with lock_timeout_explained(url):
                 command.downgrade(config, target_rev)
@@ -134,6 +141,9 @@ def migrate(
         analyzed: list[str] = []
         if after != before:
             analyzed = after_migrate(url, snapshot_before)
+        else:  # nothing to migrate; the logins still follow settings that may have changed
+            with connect(url) as conn:
+                sync_logins(conn)
         return MigrationResult(before, after, analyzed)
 
 
@@ -153,13 +163,21 @@ def lock_timeout_explained(url: str) -> Iterator[None]:
         ) from None
 
 
-def after_migrate(url: str, snapshot_before: Snapshot) -> list[str]:
-    """Flyway's afterMigrate: reconcile analyst logins, ANALYZE the tables that changed."""
-    from hotel_models.roles import sync_analysts
+def sync_logins(conn: Connection) -> None:
+    """Analyst and service logins follow the settings (once their roles exist)."""
+    from hotel_models.roles import sync_analysts, sync_service_logins
 
+    roles = "SELECT to_regrole('analytic') IS NOT NULL AND to_regrole('hotel_app') IS NOT NULL"
+    if conn.execute(text(roles)).scalar_one():
+        sync_analysts(conn, get_settings())
+        sync_service_logins(conn, get_settings())
+
+
+def after_migrate(url: str, snapshot_before: Snapshot) -> list[str]:
+    """Flyway's afterMigrate: reconcile analyst and service logins, ANALYZE the tables that
+    changed."""
     with connect(url) as conn:
-        if conn.execute(text("SELECT to_regrole('analytic') IS NOT NULL")).scalar_one():
-            sync_analysts(conn, get_settings())
+        sync_logins(conn)
         tables = sorted(changed_tables(snapshot_before, take_snapshot(conn)))
         for table in tables:
             conn.execute(text(f"ANALYZE {table}"))

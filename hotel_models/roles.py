@@ -137,6 +137,37 @@ def sync_analysts(connection: Connection, settings: Settings) -> list[str]:
 
 HOTEL_OWNER = "hotel_owner"
 HOTEL_APP = "hotel_app"
+HOTEL_LOAD = "hotel_load"
+HOTEL_MONITOR = "hotel_monitor"
+
+
+def sync_service_logins(connection: Connection, settings: Settings) -> list[str]:
+    """The compose services' own logins, for those whose password is set (HOTEL_LOAD_PASSWORD,
+    HOTEL_MONITOR_PASSWORD), so only migrate, seed, backups and Patroni use the superuser.
+
+    hotel_load is NOINHERIT: it can do nothing until its sessions SET ROLE hotel_app (the
+    service) or analytic (the analysts' reports), as the load generator's do. hotel_monitor
+    reads the statistics views (pg_monitor) and the tables the db exporter counts (analytic).
+    Returns the role names it set.
+    """
+    wanted = (
+        (HOTEL_LOAD, settings.load_password, "NOINHERIT", (HOTEL_APP, ANALYTIC)),
+        (HOTEL_MONITOR, settings.monitor_password, "INHERIT", ("pg_monitor", ANALYTIC)),
+    )
+    done = []
+    for name, secret, inherit, member_of in wanted:
+        if secret is None:
+            continue
+        verifier = scram_verifier(connection, name, secret.get_secret_value())
+        role = quote_ident(name)
+        for statement in (
+            create_role_if_missing(name, "LOGIN"),
+            f"ALTER ROLE {role} LOGIN {inherit} PASSWORD {quote_literal(verifier)}",
+            f"GRANT {', '.join(quote_ident(r) for r in member_of)} TO {role}",
+        ):
+            connection.exec_driver_sql(statement)
+        done.append(name)
+    return done
 
 
 def drop_roles_if_unused(*names: str) -> str:

@@ -64,6 +64,16 @@ class Settings(BaseSettings):
         description="Seconds `hotel migrate` waits for another running migration.",
     )
     seed_locale: str = Field(default="ru_RU", description="Faker locale of seeded data.")
+    load_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the login `hotel_load` (the compose load generator: SET ROLE "
+        "hotel_app / analytic); unset: no such login. Applied by every `hotel migrate`.",
+    )
+    monitor_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the login `hotel_monitor` (pg_monitor + analytic: the "
+        "exporters); unset: no such login. Applied by every `hotel migrate`.",
+    )
 
     backup_target: Literal["local", "compose"] = Field(
         default="local",
