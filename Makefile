@@ -3,10 +3,11 @@
 VENV := .venv/bin
 STAMP := .venv/.installed
 
-.PHONY: help up down test lint format typecheck pytest erd install clean backup-bench
+.PHONY: help up down test lint format typecheck pytest erd install clean backup-bench \
+	compose-up compose-down
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 up: $(STAMP) ## Install what is missing; the whole platform (HA stack, seeded, under load, monitored)
 	@if command -v etcd >/dev/null && { command -v haproxy || test -x /usr/sbin/haproxy; } >/dev/null \
@@ -19,6 +20,12 @@ up: $(STAMP) ## Install what is missing; the whole platform (HA stack, seeded, u
 
 down: ## Stop everything `make up` started (data kept)
 	$(VENV)/hotel down
+
+compose-up: ## The platform on Docker: build the image, every profile, print the endpoints
+	bash deploy/compose/compose.sh up
+
+compose-down: ## Stop the compose stack (volumes kept; PURGE=1 removes them)
+	bash deploy/compose/compose.sh down
 
 test: $(STAMP) lint typecheck pytest ## Lint, type-check and run every test against real PostgreSQL
 

@@ -224,7 +224,7 @@ def drill(
     ] = COMPOSE_DIR / ".env",
     project: Annotated[
         str, typer.Option(envvar="COMPOSE_PROJECT_NAME", help="Compose project (--compose).")
-    ] = "compose",
+    ] = "hotel",
 ) -> None:
     """Node loss (kill -9 of the leader) and a switchover under a writer: RTO, gaps, losses."""
     from deploy.cluster.drill import run_drill

@@ -185,7 +185,8 @@ def local_topology(
 
 
 def compose_topology() -> Topology:
-    """One container per member; service names are the host names (deploy/compose)."""
+    """One container per member; service names are the host names (deploy/compose). Each node
+    has its own home path, so the backup host can mount all three at the nodes' own paths."""
     return Topology(
         target="compose",
         listen_host="0.0.0.0",  # noqa: S104 - inside the compose network only
@@ -195,7 +196,7 @@ def compose_topology() -> Topology:
             EtcdMember(f"etcd{i}", f"etcd{i}", 2379, 2380, "/var/lib/etcd/data") for i in range(3)
         ),
         nodes=tuple(
-            Node(f"pg{i}", f"pg{i}", 5432, 8008, "/var/lib/postgresql/patroni") for i in range(3)
+            Node(f"pg{i}", f"pg{i}", 5432, 8008, f"/var/lib/postgresql/pg{i}") for i in range(3)
         ),
         haproxy_host="haproxy",
         primary_port=5000,
@@ -203,7 +204,9 @@ def compose_topology() -> Topology:
         stats_port=7000,
         backup_repo="/var/lib/pgbackrest",
         backup_home="/var/lib/hotel-backup",
-        backup_node_homes=tuple(f"/var/lib/hotel-backup/pg{i}" for i in range(3)),
+        # pgBackRest insists the data directory it reads is the path the server reports, so
+        # db_backup mounts each node's volume where that node has it.
+        backup_node_homes=tuple(f"/var/lib/postgresql/pg{i}" for i in range(3)),
     )
 
 

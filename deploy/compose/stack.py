@@ -9,6 +9,7 @@ REST API, pg_is_in_recovery() on a node); never at a container's own address.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -26,7 +27,13 @@ from deploy.errors import HotelError
 COMPOSE_DIR = Path(__file__).resolve().parent
 DATABASE = "hotel"
 # Host ports when the env file leaves them out (docker-compose.yml's defaults).
-DEFAULT_PORTS = {"HOTEL_PRIMARY_PORT": 5000, "HOTEL_REPLICA_PORT": 5001, "HOTEL_STATS_PORT": 7000}
+DEFAULT_PORTS = {
+    "HOTEL_PRIMARY_PORT": 5000,
+    "HOTEL_REPLICA_PORT": 5001,
+    "HOTEL_STATS_PORT": 7000,
+    "HOTEL_PROMETHEUS_PORT": 9090,
+    "HOTEL_BACKUP_METRICS_PORT": 9191,
+}
 
 
 Done = subprocess.CompletedProcess[str]
@@ -46,7 +53,7 @@ class ComposeCluster(LocalCluster):
     """A running compose project (`project`) configured by `env_file`."""
 
     env_file: Path = COMPOSE_DIR / ".env"
-    project: str = "compose"
+    project: str = "hotel"  # deploy/compose/compose.sh's default
     _containers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -62,7 +69,8 @@ class ComposeCluster(LocalCluster):
         return {k: v for k, v in dotenv_values(self.env_file).items() if v is not None}
 
     def port(self, variable: str) -> int:
-        return int(self.env.get(variable) or DEFAULT_PORTS[variable])
+        """A published port: like compose, the environment first, then the env file."""
+        return int(os.environ.get(variable) or self.env.get(variable) or DEFAULT_PORTS[variable])
 
     @property
     def topology(self) -> Topology:
