@@ -39,12 +39,12 @@ DEFAULT_PORTS = {
 Done = subprocess.CompletedProcess[str]
 
 
-def docker(*args: str, timeout: float = 60) -> Done:
+def docker(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> Done:
     binary = shutil.which("docker")
     if binary is None:
         raise HotelError("docker not found: apt-get install docker.io")
     return subprocess.run(
-        [binary, *args], capture_output=True, text=True, check=False, timeout=timeout
+        [binary, *args], capture_output=True, text=True, check=False, timeout=timeout, env=env
     )
 
 
