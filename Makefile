@@ -4,7 +4,7 @@ VENV := .venv/bin
 STAMP := .venv/.installed
 
 .PHONY: help up down test lint format typecheck pytest erd install clean backup-bench \
-	compose-up compose-down
+	compose-up compose-down test-docker
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ compose-up: ## The platform on Docker: build the image, every profile, print the
 
 compose-down: ## Stop the compose stack (volumes kept; PURGE=1 removes them)
 	bash deploy/compose/compose.sh down
+
+test-docker: $(STAMP) ## Model and migration tests against a container of the platform image
+	HOTEL_TEST_BACKEND=docker $(VENV)/python -m pytest -q tests/models tests/migrations
 
 test: $(STAMP) lint typecheck pytest ## Lint, type-check and run every test against real PostgreSQL
 
