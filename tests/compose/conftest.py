@@ -3,9 +3,9 @@
 .env.example by filling every empty value and nothing else), reached only through its ports
 on 127.0.0.1 and `docker exec`, and removed with its volumes at the end.
 
-The test run may only move the published ports (HOTEL_TEST_CLUSTER_PORT_OFFSET, so a shared
-machine's other stacks do not collide) and pick the tiny seed scale, through the environment,
-which compose reads before the env file.
+The test run only moves the published ports (HOTEL_TEST_CLUSTER_PORT_OFFSET + 500, so a
+developer's own stack and the `cluster` tests' do not collide) and picks the tiny seed scale,
+through the environment, which compose reads before the env file.
 """
 
 from __future__ import annotations
@@ -25,14 +25,16 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose" / "compose.sh"
 REPORTS = ROOT / "reports" / "compose-logs"
 PROJECT = "hoteltest"
-OFFSET = int(os.environ.get("HOTEL_TEST_CLUSTER_PORT_OFFSET", "0"))
+# Beside the local stack of the `cluster` tests (same offset variable, 500 further), so the
+# two never share a port.
+OFFSET = int(os.environ.get("HOTEL_TEST_CLUSTER_PORT_OFFSET", "20000")) + 500
 
 
 def engine_answers() -> bool:
     return shutil.which("docker") is not None and docker("info", timeout=30).returncode == 0
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack() -> Iterator[ComposeCluster]:
     if not engine_answers():
         pytest.fail(
@@ -45,7 +47,7 @@ def stack() -> Iterator[ComposeCluster]:
         "HOTEL_COMPOSE_ENV_FILE": str(env_file),
         "COMPOSE_PROJECT_NAME": PROJECT,
         "HOTEL_SEED_SCALE": "tiny",
-        **({var: str(base + OFFSET) for var, base in DEFAULT_PORTS.items()} if OFFSET else {}),
+        **{var: str(base + OFFSET) for var, base in DEFAULT_PORTS.items()},
         "HOTEL_GRAFANA_PORT": str(3000 + OFFSET),
     }
     saved = {var: os.environ.get(var) for var in overrides}
