@@ -3,10 +3,11 @@
 VENV := .venv/bin
 STAMP := .venv/.installed
 
-.PHONY: help up down test lint format typecheck pytest erd install clean backup-bench
+.PHONY: help up down test lint format typecheck pytest erd install clean backup-bench \
+	compose-up compose-down test-docker image
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 up: $(STAMP) ## Install what is missing; the whole platform (HA stack, seeded, under load, monitored)
 	@if command -v etcd >/dev/null && { command -v haproxy || test -x /usr/sbin/haproxy; } >/dev/null \
@@ -19,6 +20,19 @@ up: $(STAMP) ## Install what is missing; the whole platform (HA stack, seeded, u
 
 down: ## Stop everything `make up` started (data kept)
 	$(VENV)/hotel down
+
+compose-up: ## The platform on Docker: build the image, every profile, print the endpoints
+	bash deploy/compose/compose.sh up
+
+compose-down: ## Stop the compose stack (volumes kept; PURGE=1 removes them)
+	bash deploy/compose/compose.sh down
+
+image: ## A Docker engine (docker.io, dockerd when none answers) and the platform image
+	bash deploy/compose/engine.sh
+	bash deploy/compose/build.sh
+
+test-docker: $(STAMP) image ## Model and migration tests against a container of the platform image
+	HOTEL_TEST_BACKEND=docker $(VENV)/python -m pytest -q tests/models tests/migrations
 
 test: $(STAMP) lint typecheck pytest ## Lint, type-check and run every test against real PostgreSQL
 
@@ -34,7 +48,7 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 typecheck: $(STAMP) ## mypy over the packages
 	$(VENV)/mypy
 
-pytest: $(STAMP) ## The test suite (starts its own PostgreSQL)
+pytest: $(STAMP) image ## The test suite (starts its own PostgreSQL)
 	$(VENV)/python -m pytest
 
 backup-bench: $(STAMP) ## Full backup, verified restore and PITR times (needs `hotel up --ha`)

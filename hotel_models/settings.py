@@ -98,6 +98,12 @@ class Settings(BaseSettings):
         description="Seconds `hotel migrate` waits for another running migration.",
     )
     seed_locale: str = Field(default="ru_RU", description="Faker locale of seeded data.")
+    monitor_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the login `hotel_monitor` (pg_monitor + analytic: the "
+        "exporters); unset: `hotel migrate` leaves the login as it is (the local stack "
+        "generates its own).",
+    )
 
     @property
     def local_url_file(self) -> Path:

@@ -49,9 +49,14 @@ def load(
         int, typer.Option(help="Serve Prometheus metrics on this port (0: do not serve).")
     ] = 8000,
     connections: Annotated[int, typer.Option(help="Connections per DSN.")] = 8,
+    wait_seeded: Annotated[
+        float,
+        typer.Option(help="Wait up to N s for a migrated, seeded database (compose: beside seed)."),
+    ] = 0,
 ) -> None:
     """Simulated guests, partners and analysts against the database (writes to
     HOTEL_DATABASE_URL, reads to HOTEL_REPLICA_URL when set), with Prometheus metrics."""
+    from loadtest.db import wait_for_data
     from loadtest.runner import Options
     from loadtest.service import main as load_main
 
@@ -68,6 +73,8 @@ def load(
         drain=drain,
         connections=connections,
     )
+    if wait_seeded > 0:
+        wait_for_data(options.url, wait_seeded, console.print)
     load_main(options, mix, report, metrics_port or None, console)
 
 

@@ -4,8 +4,9 @@ error means for a simulated user (retry, conflict or error)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Literal
 
@@ -155,3 +156,25 @@ class Pool:
         for conn in idle:
             if conn is not None:
                 await conn.close()
+
+
+def wait_for_data(url: str, timeout: float, say: Callable[[str], None]) -> None:
+    """Until the database is migrated and has bookings, as the load's sessions see it: the
+    compose `load` starts beside `seed`, which commits once at the end."""
+    deadline = time.monotonic() + timeout
+    said = False
+    while True:
+        try:
+            with psycopg.connect(conninfo(login_as(url, HOTEL_APP)), connect_timeout=5) as conn:
+                if conn.execute("SELECT EXISTS (SELECT FROM bookings)").fetchone() == (True,):
+                    return
+        except (psycopg.OperationalError, psycopg.errors.UndefinedTable):
+            pass  # not reachable or not migrated yet
+        except psycopg.Error as exc:  # a wrong role or password will not fix itself
+            raise LoadError(f"database error: {str(exc).strip().splitlines()[0]}") from exc
+        if time.monotonic() > deadline:
+            raise LoadError(f"no seeded data after {timeout:g} s: run `hotel seed` first")
+        if not said:
+            say("waiting for seeded data (bookings)")
+            said = True
+        time.sleep(2)

@@ -3,7 +3,6 @@ are the compose services' commands), and the monitoring role they log in as."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -71,7 +70,7 @@ def role() -> None:
 
 
 def monitor_password() -> str:
-    password = os.environ.get("HOTEL_MONITOR_PASSWORD", "")
-    if not password:
+    password = get_settings().monitor_password
+    if password is None or not password.get_secret_value():
         raise HotelError("HOTEL_MONITOR_PASSWORD is not set: the monitoring role's password")
-    return password
+    return password.get_secret_value()

@@ -24,8 +24,9 @@ def conninfo_from_url(url: str) -> str:
 
 def ensure_monitor_role(conn: Conn, password: str) -> None:
     """Create or update the monitoring login (run as a superuser, on the primary: roles are
-    cluster-wide and replicate). It may read statistics and settings, nothing else: no
-    superuser, no table, and the password travels as a SCRAM verifier only."""
+    cluster-wide and replicate). It reads statistics and settings (pg_monitor) and, once the
+    schema's roles exist, what analysts read (analytic: the db exporter's business counts, never
+    a secret column); it writes nothing. The password travels as a SCRAM verifier only."""
     verifier = conn.pgconn.encrypt_password(
         password.encode(), MONITOR_ROLE.encode(), b"scram-sha-256"
     ).decode()
@@ -43,6 +44,8 @@ def ensure_monitor_role(conn: Conn, password: str) -> None:
             ).format(role, psycopg.sql.Literal(verifier))
         )
         conn.execute(psycopg.sql.SQL("GRANT pg_monitor TO {}").format(role))
+        if conn.execute("SELECT to_regrole('analytic') IS NOT NULL").fetchone() == (True,):
+            conn.execute(psycopg.sql.SQL("GRANT analytic TO {}").format(role))
 
 
 def node_conninfo(host: str, port: int, password: str, database: str = DATABASE) -> str:

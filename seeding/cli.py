@@ -21,7 +21,7 @@ from rich.table import Table
 from hotel_models.cli import check_database
 from hotel_models.settings import get_settings
 from seeding.adopt.cli import adopt_command
-from seeding.bulk import LoadResult, load
+from seeding.bulk import LoadResult, is_seeded, load
 from seeding.errors import SeedError
 from seeding.plan import SCALES, Counts
 
@@ -47,6 +47,9 @@ def seed(
     check: Annotated[
         bool, typer.Option("--check", help="Run the business-rule checker afterwards.")
     ] = False,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing (exit 0) when there is data already.")
+    ] = False,
 ) -> None:
     """Fill the migrated database with realistic, valid data through COPY (one transaction)."""
     if scale not in SCALES:
@@ -54,6 +57,9 @@ def seed(
     overrides = {"hotels": hotels, "rooms": rooms, "users": users, "bookings": bookings}
     counts = replace(SCALES[scale], **{k: v for k, v in overrides.items() if v is not None})
     url = get_settings().require_database_url()
+    if if_empty and is_seeded(url):  # a service's seed at every start: once
+        console.print("seed: the database has data already, nothing to do (--if-empty)")
+        return
     seed_with_progress(url, counts, seed=seed, locale=locale, append=append)
     if check:
         check_database(url)

@@ -1,5 +1,6 @@
 """One real PostgreSQL for the whole session: the embedded server by default,
-HOTEL_TEST_DATABASE_URL for an existing one, HOTEL_TEST_BACKEND=docker for testcontainers."""
+HOTEL_TEST_DATABASE_URL for an existing one, HOTEL_TEST_BACKEND=docker for a container of
+the platform image (deploy/compose/throwaway.py)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ os.environ["HOTEL_ANALYST_PASSWORD_ANN"] = uuid.uuid4().hex
 # The service's own login (the load generator connects as hotel_app with it).
 os.environ["HOTEL_APP_PASSWORD"] = uuid.uuid4().hex
 
+from deploy.compose.throwaway import throwaway_container
 from deploy.embedded import throwaway_server
 from deploy.migrate.runner import alembic_config
+from hotel_models.errors import HotelError
 from hotel_models.settings import get_settings
 
 get_settings.cache_clear()
@@ -28,18 +31,12 @@ pytest_plugins = ["tests.stack"]  # the local HA stack fixture of the cluster-ma
 
 
 def _docker_server() -> Iterator[str]:
+    """A container of the platform image; asked for and impossible is a failure, not a skip."""
     try:
-        from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found]
-    except ImportError:
-        pytest.skip("HOTEL_TEST_BACKEND=docker needs the docker extra: pip install '.[docker]'")
-    try:
-        container = PostgresContainer("postgres:15", driver="psycopg").start()
-    except Exception as exc:  # no engine answers: say so instead of failing every test
-        pytest.skip(f"HOTEL_TEST_BACKEND=docker but no Docker engine answers: {exc}")
-    try:
-        yield container.get_connection_url()
-    finally:
-        container.stop()
+        with throwaway_container() as url:
+            yield url
+    except HotelError as exc:
+        pytest.fail(f"HOTEL_TEST_BACKEND=docker: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -149,7 +149,9 @@ WHERE table_name IN (SELECT DISTINCT c.relname FROM pg_attribute a
 def upgrade() -> None:
     op.execute(ON_DATABASE.format(statement="REVOKE TEMPORARY, CONNECT ON DATABASE %I FROM PUBLIC"))
     op.execute(
-        ON_DATABASE.format(statement=f"GRANT CONNECT ON DATABASE %I TO {APP}, {ANALYTIC}, pg_monitor")
+        ON_DATABASE.format(
+            statement=f"GRANT CONNECT ON DATABASE %I TO {APP}, {ANALYTIC}, pg_monitor"
+        )
     )
 
     op.execute(GUARD)
@@ -197,6 +199,8 @@ def downgrade() -> None:
     op.execute(DEPTH_GUARD)
 
     op.execute(
-        ON_DATABASE.format(statement=f"REVOKE CONNECT ON DATABASE %I FROM {APP}, {ANALYTIC}, pg_monitor")
+        ON_DATABASE.format(
+            statement=f"REVOKE CONNECT ON DATABASE %I FROM {APP}, {ANALYTIC}, pg_monitor"
+        )
     )
     op.execute(ON_DATABASE.format(statement="GRANT TEMPORARY, CONNECT ON DATABASE %I TO PUBLIC"))

@@ -28,6 +28,7 @@ from hotel_models.errors import HotelError
 
 PhysicalType = Literal["full", "diff", "incr"]
 LOCK_TIMEOUT = "10s"
+LOCK_ATTEMPTS = 5
 
 
 @dataclass
@@ -106,25 +107,39 @@ def mark_backup_point(ctx: BackupContext, label: str, kind: str) -> Manifest:
     reproduce these counts exactly. Then wait until its WAL is in the archive."""
     point = f"hotel-{label}"
     with psycopg.connect(ctx.primary_url(), autocommit=True) as conn:
-        with conn.transaction():
-            conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            tables = [
-                str(r[0])
-                for r in conn.execute(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
-                ).fetchall()
-            ]
-            if tables:
-                names = sql.SQL(", ").join(sql.Identifier(t) for t in tables)
-                conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(names))
-            counts = table_counts(conn)
-            row = conn.execute("SELECT pg_create_restore_point(%s)", [point]).fetchone()
+        for attempt in range(1, LOCK_ATTEMPTS + 1):
+            try:
+                counts, row = _count_and_mark(conn, point)
+                break
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.LockNotAvailable):
+                # LOCK TABLE takes the tables one by one: a writer holding one and waiting for
+                # another is a deadlock one of us loses (the compose load did). Retry.
+                if attempt == LOCK_ATTEMPTS:
+                    raise
+                time.sleep(attempt)
         lsn = row[0] if row else None
         conn.execute("SELECT pg_switch_wal()")
         wait_archived(conn, str(lsn))
     manifest = Manifest(label, kind, point, counts, datetime.now(UTC).isoformat())
     manifest.save(ctx.manifests)
     return manifest
+
+
+def _count_and_mark(conn: psycopg.Connection[Any], point: str) -> tuple[dict[str, int], Any]:
+    with conn.transaction():
+        conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        tables = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            ).fetchall()
+        ]
+        if tables:
+            names = sql.SQL(", ").join(sql.Identifier(t) for t in tables)
+            conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(names))
+        counts = table_counts(conn)
+        row = conn.execute("SELECT pg_create_restore_point(%s)", [point]).fetchone()
+    return counts, row
 
 
 def wait_archived(conn: psycopg.Connection[Any], lsn: str, timeout: float = 120) -> None:

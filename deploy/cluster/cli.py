@@ -20,6 +20,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from deploy.backup.settings import get_backup_settings
+from deploy.cluster.compose import ComposeCluster
 from deploy.cluster.drill import run_drill
 from deploy.cluster.local import LocalCluster, exec_patroni, render_node_config
 from deploy.cluster.monitoring import LocalMonitor, compose_prometheus_yml
@@ -236,11 +237,22 @@ def wait_primary(
 @cluster_app.command()
 def drill(
     rounds: Annotated[int, typer.Option(help="How many node-loss + switchover rounds.")] = 1,
+    compose: Annotated[
+        bool,
+        typer.Option(help="Drill the compose stack (docker kill of the leader's container)."),
+    ] = False,
+    env_file: Annotated[
+        Path, typer.Option(help="The compose stack's env file (--compose).")
+    ] = COMPOSE_DIR / ".env",
+    project: Annotated[
+        str, typer.Option(envvar="COMPOSE_PROJECT_NAME", help="Compose project (--compose).")
+    ] = "hotel",
 ) -> None:
     """Node loss (kill -9 of the leader) and a switchover under a writer: RTO, gaps, losses."""
-    cluster = local_cluster()
+    cluster = ComposeCluster.open(env_file, project) if compose else local_cluster()
     if not cluster.members():
-        raise HotelError("the drill needs the stack: run `hotel cluster up` first")
+        start = "make compose-up" if compose else "hotel cluster up"
+        raise HotelError(f"the drill needs the stack: run `{start}` first")
     table = Table(title="failover drill")
     for column in ("scenario", "RTO (s)", "longest gap (s)", "acked", "lost", "dup", "rejoin (s)"):
         table.add_column(column)

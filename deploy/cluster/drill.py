@@ -1,6 +1,8 @@
 """Failover drills under load: the same code proves the targets in tests and `hotel cluster drill`.
 
-A writer thread commits one row per transaction through HAProxy's primary port and records
+The stack is the local one or, through the same interface, the compose one
+(deploy/cluster/compose.py). A writer thread commits one row per transaction through HAProxy's
+primary port and records
 every acknowledged id. A drill then breaks the leader (kill -9 of Patroni and its postmaster,
 or a planned switchover), measures how long writes stopped, checks that every acknowledged
 row survived exactly once, and waits for the old leader to rejoin as a replica.
@@ -99,14 +101,8 @@ def prepare_probe(cluster: LocalCluster) -> str:
 
 
 def in_recovery(cluster: LocalCluster, name: str) -> bool | None:
-    """The truth of a node's role: pg_is_in_recovery() on its own port (None: unreachable)."""
-    url = cluster.node_url(cluster.topology.node(name))
-    try:
-        with psycopg.connect(url, connect_timeout=2) as conn:
-            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-            return bool(row[0]) if row else None
-    except psycopg.Error:
-        return None
+    """The truth of a node's role: pg_is_in_recovery() on the node (None: unreachable)."""
+    return cluster.in_recovery(name)
 
 
 def rejoined(cluster: LocalCluster, name: str) -> bool:

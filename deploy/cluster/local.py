@@ -452,13 +452,27 @@ class LocalCluster:
         body: dict[str, Any] = {"candidate": candidate}
         if kind == "switchover":
             body["leader"] = leader
-        rest = self.topology.node(leader or candidate).rest_port
-        status, answer = http(
-            "POST", f"http://127.0.0.1:{rest}/{kind}", body=body, auth=self._rest_auth(), timeout=60
-        )
+        status, answer = self._rest_post(leader or candidate, kind, body)
         if status != 200:
             raise HotelError(f"{kind} refused by Patroni ({status}): {answer}")
         return leader, candidate
+
+    def _rest_post(self, name: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """An authenticated POST to a node's Patroni REST API."""
+        rest = self.topology.node(name).rest_port
+        url = f"http://127.0.0.1:{rest}/{path}"
+        return http("POST", url, body=body, auth=self._rest_auth(), timeout=60)
+
+    def in_recovery(self, name: str) -> bool | None:
+        """The truth of a node's role: pg_is_in_recovery() on its own port (None: unreachable)."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self.node_url(self.topology.node(name)), connect_timeout=2) as c:
+                row = c.execute("SELECT pg_is_in_recovery()").fetchone()
+                return bool(row[0]) if row else None
+        except psycopg.Error:
+            return None
 
     def collect_logs(self, dest: Path) -> Path:
         """Copy every process log and PostgreSQL log to `dest` (kept after a failed test)."""

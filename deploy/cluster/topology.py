@@ -185,15 +185,18 @@ def local_topology(
 
 
 def compose_topology() -> Topology:
-    """One container per member; service names are the host names (deploy/compose)."""
+    """One container per member; service names are the host names (deploy/compose). Each node
+    has its own home path, so the backup host can mount all three at the nodes' own paths."""
     return Topology(
         target="compose",
         listen_host="0.0.0.0",  # noqa: S104 - inside the compose network only
         client_cidr="0.0.0.0/0",
         bin_dir=PG15_BIN_DIR,
-        etcd=tuple(EtcdMember(f"etcd{i}", f"etcd{i}", 2379, 2380, "/etcd-data") for i in range(3)),
+        etcd=tuple(
+            EtcdMember(f"etcd{i}", f"etcd{i}", 2379, 2380, "/var/lib/etcd/data") for i in range(3)
+        ),
         nodes=tuple(
-            Node(f"pg{i}", f"pg{i}", 5432, 8008, "/var/lib/postgresql/patroni") for i in range(3)
+            Node(f"pg{i}", f"pg{i}", 5432, 8008, f"/var/lib/postgresql/pg{i}") for i in range(3)
         ),
         haproxy_host="haproxy",
         primary_port=5000,
@@ -201,7 +204,9 @@ def compose_topology() -> Topology:
         stats_port=7000,
         backup_repo="/var/lib/pgbackrest",
         backup_home="/var/lib/hotel-backup",
-        backup_node_homes=tuple(f"/var/lib/hotel-backup/pg{i}" for i in range(3)),
+        # pgBackRest insists the data directory it reads is the path the server reports, so
+        # db_backup mounts each node's volume where that node has it.
+        backup_node_homes=tuple(f"/var/lib/postgresql/pg{i}" for i in range(3)),
     )
 
 
@@ -353,19 +358,34 @@ def pgbackrest_config(topo: Topology, retention_full: int, retention_diff: int) 
 
 
 def haproxy_config(topo: Topology) -> str:
-    """haproxy.cfg: port `primary` follows Patroni's /primary, `replicas` its /replica."""
+    """haproxy.cfg: port `primary` follows Patroni's /primary, `replicas` its /replica.
+
+    Logs go to stdout (the container's log, the local stack's log file): only failed or
+    abnormal connections and server state changes. In compose the node names are resolved
+    through Docker's DNS at run time, so a recreated container's new address is followed and
+    a node that is down at HAProxy's start does not stop it from starting.
+    """
     bind = topo.listen_host
+    dns = topo.target == "compose"
+    resolve = " resolvers docker init-addr last,libc,none" if dns else ""
 
     def servers() -> list[str]:
         return [
-            f"    server {n.name} {n.host}:{n.pg_port} check port {n.rest_port}" for n in topo.nodes
+            f"    server {n.name} {n.host}:{n.pg_port} check port {n.rest_port}{resolve}"
+            for n in topo.nodes
         ]
 
+    resolvers = ["resolvers docker", "    nameserver dns 127.0.0.11:53", "    hold valid 1s", ""]
     lines = [
         "global",
         "    maxconn 500",
+        "    log stdout format raw local0 info",
         "",
+        *(resolvers if dns else []),
         "defaults",
+        "    log global",
+        "    option tcplog",
+        "    option dontlog-normal",
         "    mode tcp",
         "    retries 2",
         "    timeout connect 2s",

@@ -6,7 +6,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -24,6 +26,7 @@ from deploy.migrate.snapshot import Snapshot, take_snapshot
 from hotel_models.errors import HotelError
 from hotel_models.roles import sync_analysts, sync_service_roles
 from hotel_models.settings import get_settings
+from monitor.role import ensure_monitor_role
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SCRIPTS = PROJECT_ROOT / "alembic"
@@ -138,6 +141,9 @@ def migrate(
         analyzed: list[str] = []
         if after != before:
             analyzed = after_migrate(url, snapshot_before)
+        else:  # nothing to migrate; the logins still follow settings that may have changed
+            with connect(url) as conn:
+                sync_logins(conn)
         return MigrationResult(before, after, analyzed)
 
 
@@ -157,12 +163,25 @@ def lock_timeout_explained(url: str) -> Iterator[None]:
         ) from None
 
 
+def sync_logins(conn: Connection) -> None:
+    """Analyst and service logins follow the settings, at every migrate, also one with nothing
+    to apply (once their roles exist): hotel_app's password, hotel_monitor's when it is set."""
+    settings = get_settings()
+    if conn.execute(text("SELECT to_regrole('analytic') IS NOT NULL")).scalar_one():
+        sync_analysts(conn, settings)
+    sync_service_roles(conn, settings)
+    if settings.monitor_password is not None:  # compose's exporters (the local stack: its own)
+        password = settings.monitor_password.get_secret_value()
+        ensure_monitor_role(
+            cast("psycopg.Connection[Any]", conn.connection.dbapi_connection), password
+        )
+
+
 def after_migrate(url: str, snapshot_before: Snapshot) -> list[str]:
-    """Flyway's afterMigrate: reconcile analyst logins, ANALYZE the tables that changed."""
+    """Flyway's afterMigrate: reconcile analyst and service logins, ANALYZE the tables that
+    changed."""
     with connect(url) as conn:
-        if conn.execute(text("SELECT to_regrole('analytic') IS NOT NULL")).scalar_one():
-            sync_analysts(conn, get_settings())
-        sync_service_roles(conn, get_settings())
+        sync_logins(conn)
         tables = sorted(changed_tables(snapshot_before, take_snapshot(conn)))
         for table in tables:
             analyze = sql.SQL("ANALYZE {}").format(sql.Identifier(*table.split(".", 1)))

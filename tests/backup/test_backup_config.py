@@ -59,11 +59,11 @@ def test_compose_backup_host_sees_the_nodes_through_mounted_volumes() -> None:
     topo = compose_topology()
     stanza = parse_conf(pgbackrest_config(topo, 2, 6))["hotel"]
     assert [stanza[f"pg{i}-path"] for i in (1, 2, 3)] == [
-        f"/var/lib/hotel-backup/pg{i}/data" for i in range(3)
+        f"/var/lib/postgresql/pg{i}/data" for i in range(3)
     ]
     compose = (Path(__file__).parents[2] / "deploy/compose/docker-compose.yml").read_text()
     for i in range(3):  # the db_backup service mounts each node volume where the config says
-        assert f"pg{i}:/var/lib/hotel-backup/pg{i}" in compose
+        assert compose.count(f"pg{i}:/var/lib/postgresql/pg{i}") == 2  # the node, db_backup
     assert "backup-repo:/var/lib/pgbackrest" in compose
 
 

@@ -36,6 +36,7 @@ SECRETS_ENV = {
     "HOTEL_CLUSTER_REST_PASSWORD": "dummy-rest",
     "HOTEL_GRAFANA_ADMIN_PASSWORD": "dummy-grafana",
     "HOTEL_APP_PASSWORD": "dummy-app",
+    "HOTEL_MONITOR_PASSWORD": "dummy-monitor",
 }
 
 
@@ -57,6 +58,9 @@ def without_addresses(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def without_binds(text: str) -> str:
+    """haproxy.cfg without addresses, and without compose's DNS resolution of node names."""
+    text = re.sub(r"resolvers docker\n(    .*\n)*\n", "", text)
+    text = text.replace(" resolvers docker init-addr last,libc,none", "")
     return re.sub(r"port \d+", "port N", re.sub(r"\S+:\d+", "ADDR", text))
 
 
@@ -149,7 +153,7 @@ def compose(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Compl
     return subprocess.run(
         ["docker-compose", "--env-file", str(empty), *profiles, *args],
         cwd=COMPOSE_DIR,
-        env={"PATH": "/usr/bin:/bin", **env},
+        env={"PATH": "/usr/bin:/bin", "HOTEL_COMPOSE_ENV_FILE": str(empty), **env},
         capture_output=True,
         text=True,
         check=False,

@@ -1,0 +1,193 @@
+"""The compose stack seen from the host, through the interface of the local one, so the same
+drill code (deploy/cluster/drill.py) and checks run against both.
+
+It reaches the stack only through the ports published on 127.0.0.1 (HAProxy's primary and
+stats ports, read from the stack's env file) and `docker exec` into its containers (Patroni's
+REST API, pg_is_in_recovery() on a node); never at a container's own address.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from dotenv import dotenv_values
+
+from deploy.cluster.local import LocalCluster, http
+from deploy.cluster.topology import REST_USER, SUPERUSER, Credentials, Topology, compose_topology
+from deploy.process import eventually
+from hotel_models.errors import HotelError
+
+COMPOSE_DIR = Path(__file__).resolve().parent
+DATABASE = "hotel"
+# Host ports when the env file leaves them out (docker-compose.yml's defaults).
+DEFAULT_PORTS = {
+    "HOTEL_PRIMARY_PORT": 5000,
+    "HOTEL_REPLICA_PORT": 5001,
+    "HOTEL_STATS_PORT": 7000,
+    "HOTEL_PROMETHEUS_PORT": 9090,
+    "HOTEL_BACKUP_METRICS_PORT": 9191,
+}
+
+
+Done = subprocess.CompletedProcess[str]
+
+
+def docker(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> Done:
+    binary = shutil.which("docker")
+    if binary is None:
+        raise HotelError("docker not found: apt-get install docker.io")
+    return subprocess.run(
+        [binary, *args], capture_output=True, text=True, check=False, timeout=timeout, env=env
+    )
+
+
+@dataclass
+class ComposeCluster(LocalCluster):
+    """A running compose project (`project`) configured by `env_file`."""
+
+    env_file: Path = COMPOSE_DIR / ".env"
+    project: str = "hotel"  # deploy/compose/compose.sh's default
+    _containers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, env_file: Path, project: str) -> ComposeCluster:
+        if not env_file.is_file():
+            raise HotelError(
+                f"no env file {env_file}: copy deploy/compose/.env.example and fill it"
+            )
+        return cls(root=COMPOSE_DIR, env_file=env_file, project=project)
+
+    @cached_property
+    def env(self) -> dict[str, str]:
+        return {k: v for k, v in dotenv_values(self.env_file).items() if v is not None}
+
+    def port(self, variable: str) -> int:
+        """A published port: like compose, the environment first, then the env file."""
+        return int(os.environ.get(variable) or self.env.get(variable) or DEFAULT_PORTS[variable])
+
+    @property
+    def topology(self) -> Topology:
+        return compose_topology()
+
+    def credentials(self) -> Credentials:
+        try:
+            return Credentials(
+                self.env["HOTEL_CLUSTER_SUPERUSER_PASSWORD"],
+                self.env["HOTEL_CLUSTER_REPLICATION_PASSWORD"],
+                self.env["HOTEL_CLUSTER_REST_PASSWORD"],
+            )
+        except KeyError as exc:
+            raise HotelError(f"{self.env_file} does not set {exc.args[0]}") from None
+
+    def primary_url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
+        password = quote(self.credentials().superuser_password, safe="")
+        port = self.port("HOTEL_PRIMARY_PORT")
+        return f"{driver}://{SUPERUSER}:{password}@127.0.0.1:{port}/{database}"
+
+    def replica_url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
+        return self.primary_url(database, driver).replace(
+            f":{self.port('HOTEL_PRIMARY_PORT')}/", f":{self.port('HOTEL_REPLICA_PORT')}/"
+        )
+
+    # -- containers -------------------------------------------------------------------------
+
+    def container(self, service: str) -> str:
+        """The id of a service's container (running or not); ids survive kill and start."""
+        if service not in self._containers:
+            found = docker(
+                "ps", "-aq",
+                "--filter", f"label=com.docker.compose.project={self.project}",
+                "--filter", f"label=com.docker.compose.service={service}",
+            ).stdout.split()  # fmt: skip
+            if len(found) != 1:
+                raise HotelError(
+                    f"compose project {self.project!r} has {len(found)} containers for "
+                    f"{service!r}: is the stack up (make compose-up)?"
+                )
+            self._containers[service] = found[0]
+        return self._containers[service]
+
+    def exec(
+        self, service: str, *argv: str, timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
+        return docker("exec", self.container(service), *argv, timeout=timeout)
+
+    def running(self, service: str) -> bool:
+        out = docker("inspect", "-f", "{{.State.Running}}", self.container(service)).stdout
+        return out.strip() == "true"
+
+    # -- what the drill uses ----------------------------------------------------------------
+
+    def members(self) -> list[dict[str, Any]]:
+        for node in self.topology.nodes:
+            if not self.running(node.name):
+                continue
+            url = f"http://127.0.0.1:{node.rest_port}/cluster"
+            done = self.exec(node.name, "curl", "-fsS", "--max-time", "3", url)
+            if done.returncode == 0:
+                try:
+                    return list(json.loads(done.stdout).get("members", []))
+                except ValueError:
+                    continue
+        return []
+
+    def haproxy_stats(self) -> list[dict[str, str]]:
+        import csv
+        import io
+
+        status, body = http("GET", f"http://127.0.0.1:{self.port('HOTEL_STATS_PORT')}/;csv")
+        if status != 200 or not isinstance(body, str):
+            return []
+        return list(csv.DictReader(io.StringIO(body.lstrip("# "))))
+
+    def kill_node(self, name: str) -> None:
+        """Node loss: SIGKILL to the whole container (Patroni, the postmaster, its backends)."""
+        docker("kill", self.container(self.topology.node(name).name))
+        eventually(lambda: not self.running(name), 10, f"{name} to die")
+
+    def start_node(self, name: str) -> None:
+        """Start a stopped node container (Docker does not restart a container it was told to
+        kill, whatever its restart policy)."""
+        if not self.running(name):
+            done = docker("start", self.container(self.topology.node(name).name))
+            if done.returncode != 0:
+                raise HotelError(f"docker start {name}: {done.stderr.strip()}")
+
+    def _rest_post(self, name: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        rest = self.topology.node(name).rest_port
+        # The password is the container's own variable: it never shows in the host's ps.
+        done = self.exec(
+            name,
+            "sh", "-c",
+            'curl -sS --max-time 60 -o /dev/stderr -w "%{http_code}" '
+            f'-u "{REST_USER}:$HOTEL_CLUSTER_REST_PASSWORD" '
+            '-H "Content-Type: application/json" -d "$1" "$2"',
+            "sh", json.dumps(body), f"http://127.0.0.1:{rest}/{path}",
+            timeout=70,
+        )  # fmt: skip
+        try:
+            return int(done.stdout.strip() or 0), done.stderr.strip()
+        except ValueError:
+            return 0, done.stderr.strip()
+
+    def in_recovery(self, name: str) -> bool | None:
+        node = self.topology.node(name)
+        if not self.running(name):
+            return None
+        done = self.exec(
+            name,
+            "sh", "-c",
+            'PGPASSWORD="$HOTEL_CLUSTER_SUPERUSER_PASSWORD" psql -XAtq -h "$1" -p "$2" -U "$3" '
+            '-d postgres -c "SELECT pg_is_in_recovery()"',
+            "sh", node.home, str(node.pg_port), SUPERUSER,
+        )  # fmt: skip
+        answer = done.stdout.strip()
+        return {"t": True, "f": False}.get(answer) if done.returncode == 0 else None

@@ -1,0 +1,92 @@
+"""The compose stack for `compose` tests: brought up once per session the way a user does
+(`deploy/compose/compose.sh up`, i.e. `make compose-up`, with an env file made from
+.env.example by filling every empty value and nothing else), reached only through its ports
+on 127.0.0.1 and `docker exec`, and removed with its volumes at the end.
+
+The test run only moves the published ports (HOTEL_TEST_CLUSTER_PORT_OFFSET + 500, so a
+developer's own stack and the `cluster` tests' do not collide) and picks the tiny seed scale,
+through the environment, which compose reads before the env file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy.cluster.compose import DEFAULT_PORTS, ComposeCluster, docker
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "deploy" / "compose" / "compose.sh"
+REPORTS = ROOT / "reports" / "compose-logs"
+PROJECT = "hoteltest"
+# Beside the local stack of the `cluster` tests (same offset variable, 500 further), so the
+# two never share a port.
+OFFSET = int(os.environ.get("HOTEL_TEST_CLUSTER_PORT_OFFSET", "20000")) + 500
+
+
+def engine_answers() -> bool:
+    return shutil.which("docker") is not None and docker("info", timeout=30).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[ComposeCluster]:
+    if not engine_answers():
+        pytest.fail(
+            "compose tests need a Docker engine: apt-get install docker.io and start dockerd "
+            "(.ci/run does both), or deselect them with -m 'not compose'"
+        )
+    workdir = Path(tempfile.mkdtemp(prefix="hotel-compose-test-", dir="/var/tmp"))
+    env_file = workdir / ".env"
+    overrides = {
+        "HOTEL_COMPOSE_ENV_FILE": str(env_file),
+        "COMPOSE_PROJECT_NAME": PROJECT,
+        "HOTEL_SEED_SCALE": "tiny",
+        **{var: str(base + OFFSET) for var, base in DEFAULT_PORTS.items()},
+        "HOTEL_GRAFANA_PORT": str(3000 + OFFSET),
+    }
+    saved = {var: os.environ.get(var) for var in overrides}
+    os.environ.update(overrides)
+    try:
+        up = subprocess.run(
+            ["bash", str(COMPOSE), "up"], capture_output=True, text=True, timeout=1500, check=False
+        )
+        print(up.stdout)
+        if up.returncode != 0:
+            pytest.fail(f"compose.sh up failed ({save_logs()}):\n{up.stdout}\n{up.stderr}")
+        yield ComposeCluster.open(env_file, PROJECT)
+    finally:
+        save_logs()
+        subprocess.run(
+            ["bash", str(COMPOSE), "down"],
+            env={**os.environ, "PURGE": "1"},
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def save_logs() -> Path:
+    """Every container's log, kept after the run (reports/ is git-ignored)."""
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    dest = REPORTS / f"{PROJECT}.log"
+    with dest.open("w") as out:
+        subprocess.run(
+            ["bash", str(COMPOSE), "logs", "--no-color", "--timestamps"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=120,
+            check=False,
+        )
+    return dest
