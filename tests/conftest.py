@@ -1,6 +1,6 @@
 """One real PostgreSQL for the whole session: the embedded server by default,
 HOTEL_TEST_DATABASE_URL for an existing one, HOTEL_TEST_BACKEND=docker for a container of
-the platform image (deploy/compose/throwaway.py)."""
+the platform image (tests/docker_server.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ os.environ["HOTEL_ANALYST_PASSWORD_ANN"] = uuid.uuid4().hex
 # The service's own login (the load generator connects as hotel_app with it).
 os.environ["HOTEL_APP_PASSWORD"] = uuid.uuid4().hex
 
-from deploy.compose.throwaway import throwaway_container
+from tests.docker_server import throwaway_container
 from deploy.embedded import throwaway_server
 from deploy.migrate.runner import alembic_config
 from hotel_models.errors import HotelError
