@@ -20,11 +20,11 @@ os.environ["HOTEL_ANALYST_PASSWORD_ANN"] = uuid.uuid4().hex
 # The service's own login (the load generator connects as hotel_app with it).
 os.environ["HOTEL_APP_PASSWORD"] = uuid.uuid4().hex
 
-from tests.docker_server import throwaway_container
 from deploy.embedded import throwaway_server
 from deploy.migrate.runner import alembic_config
 from hotel_models.errors import HotelError
 from hotel_models.settings import get_settings
+from tests.docker_server import throwaway_container
 
 get_settings.cache_clear()
 pytest_plugins = ["tests.stack"]  # the local HA stack fixture of the cluster-marked tests
