@@ -11,20 +11,14 @@ about six audited rows (booking, service, status history, ledger entry, balance,
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
-import logging
 import statistics
-import uuid
-from datetime import date, timedelta
 
-from alembic import command
-from sqlalchemy import Engine, create_engine, pool, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
-from deploy.migrate.runner import PROJECT_ROOT, alembic_config
-from tests.bench_triggers import book_once, quantile, server
-from tests.models.world import make_world
+from deploy.migrate.runner import PROJECT_ROOT
+from tests.bench_triggers import alternating_rounds, quantile
 
 
 def audit_row_definitions() -> dict[str, str]:
@@ -53,44 +47,9 @@ def main() -> None:
     parser.add_argument("--bookings", type=int, default=300, help="bookings per side")
     parser.add_argument("--rounds", type=int, default=6, help="alternating rounds")
     args = parser.parse_args()
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     definitions = audit_row_definitions()
-    samples: dict[str, list[float]] = {name: [] for name in definitions}
-    with server() as admin_url:
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        try:
-            command.upgrade(alembic_config(url=url), "head")
-            engine = create_engine(url, pool_size=1)
-            with Session(engine, expire_on_commit=False) as session:
-                world = make_world(session)
-                session.execute(
-                    text(
-                        "INSERT INTO bonus_transactions (account_id, amount, kind) "
-                        "VALUES (:a, 1000000, 'promo')"
-                    ),
-                    {"a": world.account.id},
-                )
-                session.commit()
-            day = date(2040, 1, 1)
-            per_round = max(1, args.bookings // args.rounds)
-            for _ in range(3):  # warm-up, not counted
-                book_once(engine, world, day)
-                day += timedelta(days=1)
-            for round_ in range(2 * args.rounds):
-                side = list(definitions)[round_ % 2]
-                use(engine, definitions[side])
-                for _ in range(per_round):
-                    samples[side].append(book_once(engine, world, day))
-                    day += timedelta(days=1)
-            engine.dispose()
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+    sides = {name: functools.partial(use, definition=sql) for name, sql in definitions.items()}
+    samples = alternating_rounds(sides, args.bookings, args.rounds)
     (new_name, new), (old_name, old) = samples.items()
     new_median, old_median = statistics.median(new), statistics.median(old)
     print(f"create_booking, {len(new)} bookings per side, median latency:")

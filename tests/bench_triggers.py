@@ -16,7 +16,7 @@ import os
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 
@@ -68,12 +68,13 @@ def book_once(engine: Engine, world: World, day: date) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bookings", type=int, default=300, help="bookings per side")
-    parser.add_argument("--rounds", type=int, default=6, help="alternating on/off rounds")
-    args = parser.parse_args()
+def alternating_rounds(
+    sides: dict[str, Callable[[Engine], None]], bookings: int, rounds: int
+) -> dict[str, list[float]]:
+    """create_booking latencies (ms) on a fresh database, `rounds` rounds per side in turn, each
+    side switched on by its callable: both sides see the same server, data and noise."""
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    samples: dict[str, list[float]] = {side: [] for side in sides}
     with server() as admin_url:
         name = f"bench_{uuid.uuid4().hex[:8]}"
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
@@ -94,28 +95,39 @@ def main() -> None:
                     {"a": world.account.id},
                 )
                 session.commit()
-            samples: dict[bool, list[float]] = {True: [], False: []}
             day = date(2040, 1, 1)
-            per_round = max(1, args.bookings // args.rounds)
+            per_round = max(1, bookings // rounds)
             for _ in range(3):  # warm-up, not counted
                 book_once(engine, world, day)
                 day += timedelta(days=1)
-            for round_ in range(2 * args.rounds):
-                enabled = round_ % 2 == 0
-                set_triggers(engine, enabled)
+            for round_ in range(len(sides) * rounds):
+                side = list(sides)[round_ % len(sides)]
+                sides[side](engine)
                 for _ in range(per_round):
-                    samples[enabled].append(book_once(engine, world, day))
+                    samples[side].append(book_once(engine, world, day))
                     day += timedelta(days=1)
-            set_triggers(engine, True)
             engine.dispose()
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
-    on, off = statistics.median(samples[True]), statistics.median(samples[False])
-    print(f"create_booking, {len(samples[True])} bookings per side, median latency:")
-    print(f"  triggers enabled : {on:6.2f} ms  (p90 {quantile(samples[True]):.2f} ms)")
-    print(f"  triggers disabled: {off:6.2f} ms  (p90 {quantile(samples[False]):.2f} ms)")
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bookings", type=int, default=300, help="bookings per side")
+    parser.add_argument("--rounds", type=int, default=6, help="alternating on/off rounds")
+    args = parser.parse_args()
+    switches = {
+        "enabled": lambda engine: set_triggers(engine, True),
+        "disabled": lambda engine: set_triggers(engine, False),
+    }
+    samples = alternating_rounds(switches, args.bookings, args.rounds)
+    on, off = statistics.median(samples["enabled"]), statistics.median(samples["disabled"])
+    print(f"create_booking, {len(samples['enabled'])} bookings per side, median latency:")
+    print(f"  triggers enabled : {on:6.2f} ms  (p90 {quantile(samples['enabled']):.2f} ms)")
+    print(f"  triggers disabled: {off:6.2f} ms  (p90 {quantile(samples['disabled']):.2f} ms)")
     print(f"  trigger cost     : {on - off:+6.2f} ms  ({(on / off - 1) * 100:+.0f} %)")
 
 
