@@ -50,7 +50,12 @@ def stack() -> Iterator[ComposeCluster]:
         **{var: str(base + OFFSET) for var, base in DEFAULT_PORTS.items()},
         "HOTEL_GRAFANA_PORT": str(3000 + OFFSET),
     }
-    saved = {var: os.environ.get(var) for var in overrides}
+    # The stack's settings come from its env file alone: the test session's own HOTEL_*
+    # (tests/conftest.py sets hotel_app's password, analysts) would win over it in compose.
+    session = [var for var in os.environ if var.startswith("HOTEL_") and var not in overrides]
+    saved = {var: os.environ.get(var) for var in [*overrides, *session]}
+    for var in session:
+        del os.environ[var]
     os.environ.update(overrides)
     try:
         up = subprocess.run(
