@@ -67,6 +67,16 @@ def test_writes_go_to_the_leader_and_reads_to_replicas(ha_cluster: LocalCluster)
             seen.add(conn.execute("SELECT inet_server_port(), pg_is_in_recovery()").fetchone())
     assert seen == {(node.pg_port, True) for node in topo.nodes if node.name != leader}
 
+    def replayed() -> bool:  # the async replica may not have replayed the CREATE yet
+        replicas = [n for n in topo.nodes if n.name != leader]
+        for node in replicas:
+            with psycopg.connect(ha_cluster.node_url(node)) as conn:
+                row = conn.execute("SELECT to_regclass('routing_probe')").fetchone()
+                if row is None or row[0] is None:
+                    return False
+        return True
+
+    eventually(replayed, 30, "routing_probe on both replicas")
     with (
         psycopg.connect(replica_url, autocommit=True) as conn,
         pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
