@@ -7,12 +7,12 @@ it (CIC waits for every older transaction), and the two would deadlock.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, create_engine, pool, text
 
+from deploy.process import wait_until
 from hotel_models.errors import HotelError
 
 # Any fixed bigint: 'hotelmig' in ASCII, so it is recognisable in pg_locks.
@@ -46,21 +46,19 @@ def migration_lock(
     try:
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
-            deadline = time.monotonic() + wait_seconds
-            announced = False
-            while not conn.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}
-            ).scalar_one():
-                holder = lock_holder(conn)
-                if time.monotonic() >= deadline:
+
+            def acquired() -> bool:
+                lock = text("SELECT pg_try_advisory_lock(:key)")
+                return bool(conn.execute(lock, {"key": LOCK_KEY}).scalar_one())
+
+            if not acquired():
+                on_wait(f"waiting for another migration ({lock_holder(conn)})")
+                if not wait_until(acquired, wait_seconds, POLL_SECONDS):
                     raise HotelError(
-                        f"another migration is still running ({holder}) after {wait_seconds:g} s:"
-                        " try again when it ends (HOTEL_MIGRATION_LOCK_WAIT sets the wait)"
+                        f"another migration is still running ({lock_holder(conn)}) after "
+                        f"{wait_seconds:g} s: try again when it ends "
+                        "(HOTEL_MIGRATION_LOCK_WAIT sets the wait)"
                     )
-                if not announced:
-                    on_wait(f"waiting for another migration ({holder})")
-                    announced = True
-                time.sleep(POLL_SECONDS)
             try:
                 yield
             finally:
