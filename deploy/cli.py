@@ -42,7 +42,7 @@ from deploy.migrate.runner import current_revision, migrate, script_directory
 from deploy.process import PidFile, start_service, write_secret
 from hotel_models import cli as models_cli
 from hotel_models.errors import HotelError
-from hotel_models.roles import HOTEL_APP, login_url, sync_service_roles
+from hotel_models.roles import HOTEL_APP, login_url
 from hotel_models.settings import get_settings
 from loadtest import cli as load_cli
 from monitor import cli as monitor_cli
@@ -121,6 +121,7 @@ def up(
         raise HotelError("--monitor needs --ha: monitoring watches the HA stack")
     started = _start_ha() if ha else _start_embedded()
     _publish_url(started.url)
+    app_secret = _app_password()  # before migrating: the migration's after hook sets it
     result = migrate(started.url, "head")
     console.print(f"[green]up[/]: migrated {result.before or 'empty'} -> {result.after}")
     if seed_scale is not None:
@@ -129,7 +130,7 @@ def up(
         else:
             seeding_cli.seed(scale=seed_scale)
     where = Table(title="hotel up", show_header=False)
-    app_url, app_secret = _app_login(started.url)
+    app_url = login_url(started.url, HOTEL_APP, get_settings().resolved_app_password() or "")
     where.add_row("database", f"{masked(started.url)} (password in {started.secret})")
     where.add_row("service (hotel_app)", f"{masked(app_url)} (password in {app_secret})")
     if ha:
@@ -147,20 +148,15 @@ def up(
     console.print(where)
 
 
-def _app_login(url: str) -> tuple[str, str]:
-    """hotel_app's DSN and where its password lives: HOTEL_APP_PASSWORD, else one generated
-    once into the state directory (0600); set on the role at every `up`."""
+def _app_password() -> str:
+    """Where hotel_app's password lives: HOTEL_APP_PASSWORD, else one generated once into the
+    state directory (0600). Every `hotel migrate` sets it on the role."""
     settings = get_settings()
-    where = "HOTEL_APP_PASSWORD"
-    if settings.app_password is None:
-        where = str(settings.app_password_file)
-        if not settings.app_password_file.is_file():
-            write_secret(settings.app_password_file, secrets.token_urlsafe(24))
-    engine = create_engine(url, poolclass=pool.NullPool)
-    with engine.begin() as conn:
-        sync_service_roles(conn, settings)
-    engine.dispose()
-    return login_url(url, HOTEL_APP, settings.resolved_app_password() or ""), where
+    if settings.app_password is not None:
+        return "HOTEL_APP_PASSWORD"
+    if not settings.app_password_file.is_file():
+        write_secret(settings.app_password_file, secrets.token_urlsafe(24))
+    return str(settings.app_password_file)
 
 
 def _load_pid_file() -> PidFile:
