@@ -24,7 +24,9 @@ from deploy.cluster.compose import DEFAULT_PORTS, ComposeCluster, docker
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose" / "compose.sh"
 REPORTS = ROOT / "reports" / "compose-logs"
-PROJECT = "hoteltest"
+# Engineers running the compose tests side by side give each run its own project and image tag.
+PROJECT = os.environ.get("HOTEL_TEST_COMPOSE_PROJECT", "hoteltest")
+IMAGE_TAG = os.environ.get("HOTEL_IMAGE_TAG", "latest")
 # Beside the local stack of the `cluster` tests (same offset variable, 500 further), so the
 # two never share a port.
 OFFSET = int(os.environ.get("HOTEL_TEST_CLUSTER_PORT_OFFSET", "20000")) + 500
@@ -47,6 +49,7 @@ def stack() -> Iterator[ComposeCluster]:
         "HOTEL_COMPOSE_ENV_FILE": str(env_file),
         "COMPOSE_PROJECT_NAME": PROJECT,
         "HOTEL_SEED_SCALE": "tiny",
+        "HOTEL_IMAGE_TAG": IMAGE_TAG,
         **{var: str(base + OFFSET) for var, base in DEFAULT_PORTS.items()},
         "HOTEL_GRAFANA_PORT": str(3000 + OFFSET),
     }
