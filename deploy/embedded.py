@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -61,6 +62,13 @@ def throwaway_server(prefix: str = "hotel-pg-") -> Iterator[str]:
     finally:
         server.remove()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def create_database_if_missing(conn: psycopg.Connection[Any], name: str) -> None:
+    """CREATE DATABASE `name` unless it exists (on an autocommit connection to the primary)."""
+    found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+    if found.fetchone() is None:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def find_bin_dir() -> Path:
@@ -276,9 +284,7 @@ class EmbeddedPostgres:
 
     def _ensure_database(self) -> None:
         with psycopg.connect(self.url("postgres", driver="postgresql"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
-            if exists.fetchone() is None:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+            create_database_if_missing(conn, DATABASE)
 
     # -- running as the server user -------------------------------------------------------
 

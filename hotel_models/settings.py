@@ -236,6 +236,12 @@ def earlier_settings(
     return values
 
 
+def libpq_url(url: str) -> str:
+    """The libpq URL psycopg and the server tools take, from a SQLAlchemy one
+    (postgresql+psycopg://... -> postgresql://...)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def environment() -> dict[str, str | None]:
     """The variables settings are read from: the process's over a git-ignored .env."""
     return {**_dotenv(), **os.environ}

@@ -22,8 +22,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from hotel_models.settings import get_settings
-from loadtest.db import LoadError, conninfo
+from hotel_models.settings import get_settings, libpq_url
+from loadtest.db import LoadError
 from loadtest.metrics import Metrics
 from loadtest.mix import load_mix
 from loadtest.runner import Options, Result, run
@@ -44,7 +44,7 @@ def pgbench_path() -> str:
 
 def pgbench_tps(url: str, clients: int, duration: int) -> float:
     """tpcb-like (pgbench's default script), scale 10, in a scratch database."""
-    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         if conn.execute("SELECT FROM pg_database WHERE datname = 'pgbench'").fetchone() is None:
             conn.execute("CREATE DATABASE pgbench")
     u = make_url(url).set(database="pgbench")

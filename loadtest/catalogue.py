@@ -18,8 +18,9 @@ from typing import Any
 
 import psycopg
 
+from hotel_models.settings import libpq_url
 from loadtest import queries as q
-from loadtest.db import Pool, conninfo
+from loadtest.db import Pool
 from loadtest.runner import ROOM_TYPES, Catalog, sample_catalog
 
 
@@ -304,7 +305,7 @@ def sample(url: str, seed: int = 0) -> Sample:
             await pool.close()
 
     catalog = asyncio.run(load_catalog())
-    with psycopg.connect(conninfo(url)) as conn:
+    with psycopg.connect(libpq_url(url)) as conn:
         conn.execute("SELECT setseed(%s)", [seed / 2**31 % 1])
 
         def ids(sql: str) -> list[int]:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from hotel_models.errors import CONSTRAINTS, HotelError
 from hotel_models.roles import HOTEL_APP, login_url
-from hotel_models.settings import get_settings
+from hotel_models.settings import get_settings, libpq_url
 
 APPLICATION_NAME = "hotel-load"
 # Lost connection, read-only (a demoted primary), admin/crash shutdown, cannot connect now,
@@ -38,11 +38,6 @@ class Abandoned(Exception):
 def unreachable(exc: psycopg.OperationalError) -> LoadError:
     """What to say when a DSN cannot be reached: the first line of libpq's reason."""
     return LoadError(f"cannot reach the database: {str(exc).strip().splitlines()[0]}")
-
-
-def conninfo(url: str) -> str:
-    """A libpq URL from a SQLAlchemy one (postgresql+psycopg:// -> postgresql://)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def classify(exc: BaseException) -> tuple[Outcome, str]:
@@ -82,7 +77,7 @@ class Pool:
     (`abandon_waiting`): those steps never reached the server."""
 
     def __init__(self, url: str, size: int, role: str | None = HOTEL_APP) -> None:
-        self.conninfo = conninfo(login_as(url, role) if role else url)
+        self.conninfo = libpq_url(login_as(url, role) if role else url)
         self.role = role
         self._idle: list[psycopg.AsyncConnection | None] = [None] * size
         self._waiting: deque[tuple[asyncio.Future[psycopg.AsyncConnection | None], bool]] = deque()
@@ -165,7 +160,7 @@ def wait_for_data(url: str, timeout: float, say: Callable[[str], None]) -> None:
     said = False
     while True:
         try:
-            with psycopg.connect(conninfo(login_as(url, HOTEL_APP)), connect_timeout=5) as conn:
+            with psycopg.connect(libpq_url(login_as(url, HOTEL_APP)), connect_timeout=5) as conn:
                 if conn.execute("SELECT EXISTS (SELECT FROM bookings)").fetchone() == (True,):
                     return
         except (psycopg.OperationalError, psycopg.errors.UndefinedTable):

@@ -19,8 +19,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from hotel_models.settings import libpq_url
 from loadtest.catalogue import CATALOGUE, Query, Sample, sample
-from loadtest.db import LoadError, conninfo, unreachable
+from loadtest.db import LoadError, unreachable
 
 SCAN_KINDS = {
     "Seq Scan": "seq",
@@ -198,7 +199,7 @@ def explain(
     if samples < 1:
         raise LoadError("--samples must be at least 1")
     try:
-        with psycopg.connect(conninfo(url), options="-c jit=off", autocommit=True) as conn:
+        with psycopg.connect(libpq_url(url), options="-c jit=off", autocommit=True) as conn:
             if conn.execute("SELECT to_regclass('public.bookings')").fetchone() == (None,):
                 raise LoadError("the database is not migrated: run `hotel migrate head` first")
             data = data or sample(url, seed)

@@ -21,8 +21,8 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from hotel_models.settings import libpq_url
 from loadtest.catalogue import CATALOGUE, sample
-from loadtest.db import conninfo
 from loadtest.explain import Explained, explain
 from loadtest.queries import ANALYTIC
 from seeding.bulk import load
@@ -57,7 +57,7 @@ def seeded_database(scale: str, console: Console) -> Iterator[tuple[Scratch, str
 
 
 def _vacuum(url: str) -> None:
-    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
 
 

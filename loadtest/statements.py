@@ -15,7 +15,8 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from loadtest.db import APPLICATION_NAME, LoadError, conninfo, unreachable
+from hotel_models.settings import libpq_url
+from loadtest.db import APPLICATION_NAME, LoadError, unreachable
 
 EXTENSION = "pg_stat_statements"
 NOT_INSTALLED = (
@@ -145,7 +146,7 @@ def _connect(url: str) -> psycopg.Connection:
     """A connection of its own, as the URL's login role (the load's sessions SET ROLE to the
     service role, which may not reset)."""
     return psycopg.connect(
-        conninfo(url), autocommit=True, connect_timeout=5, application_name=APPLICATION_NAME
+        libpq_url(url), autocommit=True, connect_timeout=5, application_name=APPLICATION_NAME
     )
 
 

@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 
 from hotel_models.errors import HotelError
-from hotel_models.settings import get_settings
-from monitor.role import MONITOR_ROLE, conninfo_from_url, ensure_monitor_role, parse_nodes
+from hotel_models.settings import get_settings, libpq_url
+from monitor.role import MONITOR_ROLE, ensure_monitor_role, parse_nodes
 
 app = typer.Typer(
     help="The platform's own Prometheus exporters and their role.", no_args_is_help=True
@@ -60,7 +60,7 @@ def role() -> None:
     as HOTEL_DATABASE_URL's superuser (compose runs this once; `hotel cluster monitor up` does
     it for the local stack)."""
     password = monitor_password()
-    conninfo = conninfo_from_url(get_settings().require_database_url())
+    conninfo = libpq_url(get_settings().require_database_url())
     try:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             ensure_monitor_role(conn, password)

@@ -23,8 +23,8 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hotel_models.settings import libpq_url
 from monitor.node_stats import NodeStatsCollector
-from monitor.role import conninfo_from_url
 
 # Tables written by every booking: their dead tuples show whether autovacuum keeps up.
 HOT_TABLES = (
@@ -228,7 +228,7 @@ def serve(url: str, host: str, port: int, nodes: dict[str, str] | None = None) -
     """Serve /metrics until killed (the local stack's process, the compose service); with
     `nodes` (name -> conninfo of the monitoring role) also each node's statements."""
     registry = CollectorRegistry()
-    registry.register(DatabaseCollector(conninfo_from_url(url)))
+    registry.register(DatabaseCollector(libpq_url(url)))
     if nodes:
         registry.register(NodeStatsCollector(nodes))
     server, thread = start_http_server(port, addr=host, registry=registry)

@@ -9,17 +9,11 @@ from typing import Any
 import psycopg
 import psycopg.conninfo
 import psycopg.sql
-from sqlalchemy.engine import make_url
 
 MONITOR_ROLE = "hotel_monitor"
 DATABASE = "hotel"  # where revision 0015 created the extension; it shows every database
 
 Conn = psycopg.Connection[Any]
-
-
-def conninfo_from_url(url: str) -> str:
-    """libpq conninfo from our SQLAlchemy-style URL (postgresql+psycopg://...)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def ensure_monitor_role(conn: Conn, password: str) -> None:

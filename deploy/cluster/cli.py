@@ -14,7 +14,6 @@ from typing import Annotated
 
 import psycopg
 import typer
-from psycopg import sql
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
@@ -25,6 +24,7 @@ from deploy.cluster.drill import run_drill
 from deploy.cluster.local import LocalCluster, exec_patroni, render_node_config
 from deploy.cluster.monitoring import LocalMonitor, compose_prometheus_yml
 from deploy.cluster.topology import Credentials, compose_topology, haproxy_config
+from deploy.embedded import create_database_if_missing
 from deploy.process import eventually
 from hotel_models.errors import HotelError
 from hotel_models.settings import get_settings
@@ -220,11 +220,7 @@ def wait_primary(
                 row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
                 if row is None or row[0]:
                     return False
-                found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [url.database])
-                if found.fetchone() is None:
-                    conn.execute(
-                        sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(url.database)))
-                    )
+                create_database_if_missing(conn, str(url.database))
                 return True
         except psycopg.OperationalError:
             return False

@@ -32,7 +32,6 @@ from urllib.parse import quote
 
 import psycopg
 import yaml
-from psycopg import sql
 
 from deploy.cluster.topology import (
     REST_USER,
@@ -46,7 +45,7 @@ from deploy.cluster.topology import (
     patroni_config,
     pgbackrest_node_config,
 )
-from deploy.embedded import find_bin_dir
+from deploy.embedded import create_database_if_missing, find_bin_dir
 from deploy.process import (
     PidFile,
     alive,
@@ -382,9 +381,7 @@ class LocalCluster:
     def ensure_database(self) -> None:
         url = self.primary_url("postgres", driver="postgresql")
         with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
-            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE])
-            if found.fetchone() is None:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+            create_database_if_missing(conn, DATABASE)
 
     def down(self) -> list[str]:
         """Stop everything (HAProxy, Patroni, leftover postmasters, etcd); returns what stopped."""

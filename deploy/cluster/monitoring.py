@@ -33,7 +33,8 @@ from deploy.process import (
     write_secret,
 )
 from hotel_models.errors import HotelError
-from monitor.role import MONITOR_ROLE, conninfo_from_url, ensure_monitor_role, node_conninfo
+from hotel_models.settings import libpq_url
+from monitor.role import MONITOR_ROLE, ensure_monitor_role, node_conninfo
 from monitor.targets import (
     COMPOSE_RULES_DIR,
     ClusterTargets,
@@ -181,7 +182,7 @@ class LocalMonitor:
         password = read_secret(secret).strip()
         try:
             with psycopg.connect(
-                conninfo_from_url(self._url()), autocommit=True, connect_timeout=10
+                libpq_url(self._url()), autocommit=True, connect_timeout=10
             ) as conn:
                 ensure_monitor_role(conn, password)
         except psycopg.Error as exc:

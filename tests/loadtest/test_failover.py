@@ -11,7 +11,8 @@ from typing import Any
 
 import psycopg
 
-from loadtest.db import APPLICATION_NAME, Pool, conninfo
+from hotel_models.settings import libpq_url
+from loadtest.db import APPLICATION_NAME, Pool
 from loadtest.metrics import Metrics
 from loadtest.mix import Mix, load_mix
 from loadtest.runner import Failed, Options, Result, Runner, booking_work, run, sample_catalog
@@ -28,7 +29,7 @@ def test_killed_connections_are_retried_and_the_books_balance(load_url: str) -> 
 
     async def killer() -> None:
         async with await psycopg.AsyncConnection.connect(
-            conninfo(load_url), autocommit=True
+            libpq_url(load_url), autocommit=True
         ) as admin:
             for _ in range(8):
                 await asyncio.sleep(0.4)
@@ -98,7 +99,7 @@ def test_a_booking_whose_acknowledgement_was_lost_is_retried_once(load_url: str)
             result = await work(conn)
             if attempts == 1:
                 async with await psycopg.AsyncConnection.connect(
-                    conninfo(load_url), autocommit=True
+                    libpq_url(load_url), autocommit=True
                 ) as admin:
                     await admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
                 await conn.execute("SELECT 1")  # the acknowledgement dies with the connection

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from loadtest.db import conninfo
+from hotel_models.settings import libpq_url
 from loadtest.runner import Options
 from loadtest.statements import NOT_INSTALLED, StatementsUnavailable, reset, top
 from tests.loadtest.runs import EVERYTHING, run_sync
@@ -21,7 +21,7 @@ MARKER = "SELECT count(*) FROM hotels WHERE city = %s"  # normalised: ... city =
 
 @pytest.fixture(scope="module", autouse=True)
 def preloaded(server_url: str) -> None:
-    with psycopg.connect(conninfo(server_url)) as conn:
+    with psycopg.connect(libpq_url(server_url)) as conn:
         row = conn.execute("SHOW shared_preload_libraries").fetchone()
     external = os.environ.get("HOTEL_TEST_DATABASE_URL") or os.environ.get("HOTEL_TEST_BACKEND")
     if external and row is not None and "pg_stat_statements" not in row[0]:
@@ -30,7 +30,7 @@ def preloaded(server_url: str) -> None:
 
 @pytest.fixture
 def conn(head_url: str) -> Iterator[psycopg.Connection]:
-    with psycopg.connect(conninfo(head_url), autocommit=True) as connection:
+    with psycopg.connect(libpq_url(head_url), autocommit=True) as connection:
         yield connection
 
 
@@ -51,7 +51,7 @@ def test_top_counts_the_statements_run_since_reset(
         conn.execute(MARKER, [city])
     for _ in range(2):
         conn.execute("SELECT count(*) FROM rooms WHERE price > %s", [100])
-    with psycopg.connect(conninfo(empty_url), autocommit=True) as other:
+    with psycopg.connect(libpq_url(empty_url), autocommit=True) as other:
         other.execute("SELECT count(*) FROM pg_class WHERE relname = %s", ["x"])
 
     result = top(conn, limit=100)
@@ -85,7 +85,7 @@ def test_a_role_that_may_not_reset_gets_false(conn: psycopg.Connection) -> None:
 
 
 def test_without_the_extension_top_says_how_to_fix_it(empty_url: str) -> None:
-    with psycopg.connect(conninfo(empty_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(empty_url), autocommit=True) as conn:
         assert reset(conn) is False
         with pytest.raises(StatementsUnavailable) as raised:
             top(conn)
@@ -95,7 +95,7 @@ def test_without_the_extension_top_says_how_to_fix_it(empty_url: str) -> None:
 
 
 def test_a_load_run_resets_so_top_lists_that_run(load_url: str) -> None:
-    with psycopg.connect(conninfo(load_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(load_url), autocommit=True) as conn:
         conn.execute(MARKER, ["before the run"])
         started = datetime.now(UTC)
         options = Options(url=load_url, rate=40, duration=1.5, connections=2, mix=EVERYTHING)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import psycopg
 from prometheus_client.core import Metric
 
+from hotel_models.settings import libpq_url
 from loadtest.statements import reset_at
-from monitor.db_exporter import MIN_INTERVAL, DatabaseCollector, conninfo_from_url
+from monitor.db_exporter import MIN_INTERVAL, DatabaseCollector
 
 
 def executions(url: str, fragment: str) -> int:
-    with psycopg.connect(conninfo_from_url(url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         row = conn.execute(
             "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query LIKE %s "
             "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
@@ -24,7 +25,7 @@ def test_whole_table_queries_run_at_most_once_per_interval(head_url: str) -> Non
     assert MIN_INTERVAL["bookings"] == 60.0
     assert reset_at(head_url)
     now = [1000.0]
-    collector = DatabaseCollector(conninfo_from_url(head_url), clock=lambda: now[0])
+    collector = DatabaseCollector(libpq_url(head_url), clock=lambda: now[0])
 
     def scrape() -> dict[str, Metric]:
         return {metric.name: metric for metric in collector.collect()}

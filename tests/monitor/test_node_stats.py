@@ -10,9 +10,10 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from hotel_models.settings import libpq_url
 from loadtest.statements import reset_at
 from monitor.node_stats import NodeStatsCollector
-from monitor.role import MONITOR_ROLE, conninfo_from_url, ensure_monitor_role, parse_nodes
+from monitor.role import MONITOR_ROLE, ensure_monitor_role, parse_nodes
 
 # Three statements that dominate the execution time once the statistics are reset.
 HEAVY = (
@@ -27,7 +28,7 @@ def monitor_conninfo(head_url: str) -> str:
     """hotel_monitor's conninfo on the migrated database (whose revision 0015 created the
     extension), the role set up as `hotel cluster monitor up` does."""
     password = secrets.token_urlsafe(16)
-    with psycopg.connect(conninfo_from_url(head_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(head_url), autocommit=True) as conn:
         ensure_monitor_role(conn, password)
         ensure_monitor_role(conn, password)  # idempotent: `up` runs it every time
     url = make_url(head_url).set(drivername="postgresql", username=MONITOR_ROLE, password=password)
@@ -41,7 +42,7 @@ def as_monitor(monitor_conninfo: str) -> Iterator[psycopg.Connection]:
 
 
 def test_the_role_holds_pg_monitor_and_analytic_only(head_url: str, monitor_conninfo: str) -> None:
-    with psycopg.connect(conninfo_from_url(head_url)) as conn:
+    with psycopg.connect(libpq_url(head_url)) as conn:
         row = conn.execute(
             "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, "
             "rolcanlogin, array(SELECT b.rolname FROM pg_auth_members m "
@@ -76,7 +77,7 @@ def test_the_monitoring_role_cannot_touch_the_business(
 def test_the_monitoring_role_cannot_end_other_sessions(
     head_url: str, as_monitor: psycopg.Connection
 ) -> None:
-    with psycopg.connect(conninfo_from_url(head_url)) as victim:
+    with psycopg.connect(libpq_url(head_url)) as victim:
         pid = victim.info.backend_pid
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             as_monitor.execute("SELECT pg_terminate_backend(%s)", [pid])
@@ -88,7 +89,7 @@ def test_it_reads_every_roles_statement_texts(
 ) -> None:
     """pg_read_all_stats: another role's statements with their text, not
     '<insufficient privilege>'."""
-    with psycopg.connect(conninfo_from_url(head_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(head_url), autocommit=True) as conn:
         conn.execute("SELECT count(*) FROM bookings WHERE status = 'confirmed'")
     rows = as_monitor.execute(
         "SELECT query FROM pg_stat_statements WHERE query LIKE %s",
@@ -101,7 +102,7 @@ def test_collector_reports_the_heaviest_statements_and_reads_texts_once(
     head_url: str, monitor_conninfo: str
 ) -> None:
     assert reset_at(head_url)
-    with psycopg.connect(conninfo_from_url(head_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(head_url), autocommit=True) as conn:
         for statement in HEAVY:
             conn.execute(statement)
     collector = NodeStatsCollector(
