@@ -35,7 +35,10 @@ import yaml
 from psycopg import sql
 
 from deploy.cluster.topology import (
+    REPLICA_MAX_LAG_VAR,
     REST_USER,
+    STATS_PASSWORD_VAR,
+    STATS_USER,
     SUPERUSER,
     Credentials,
     Node,
@@ -66,6 +69,7 @@ from deploy.process import (
     write_secret,
 )
 from hotel_models.errors import HotelError
+from hotel_models.settings import get_settings
 
 APT_HINT = "apt-get install --no-install-recommends etcd-server etcd-client haproxy"
 PIP_HINT = "pip install 'patroni[etcd3]'"
@@ -138,6 +142,14 @@ class LocalCluster:
     def _secrets(self) -> Path:
         return self.root / "secrets.json"
 
+    @property
+    def stats_password_file(self) -> Path:
+        """HAProxy's stats password (0600, owned by the server user: Prometheus reads it)."""
+        return self.root / "haproxy-stats.password"
+
+    def stats_auth(self) -> tuple[str, str]:
+        return STATS_USER, read_secret(self.stats_password_file).strip()
+
     def exists(self) -> bool:
         return self._meta.is_file()
 
@@ -194,6 +206,8 @@ class LocalCluster:
             fields = ("superuser_password", "replication_password", "rest_password")
             generated = {f: secrets.token_urlsafe(24) for f in fields}
             write_secret(self._secrets, json.dumps(generated))
+        if not self.stats_password_file.is_file():
+            write_secret(self.stats_password_file, secrets.token_urlsafe(24))
         if runs_as_server_user():
             if not reachable_by_server_user(self.root):
                 raise HotelError(
@@ -258,7 +272,11 @@ class LocalCluster:
             return
         config = self.root / "haproxy.cfg"
         config.write_text(haproxy_config(self.topology))
-        self.spawn("haproxy", [_binary("haproxy"), "-db", "-f", str(config)])
+        env = {
+            STATS_PASSWORD_VAR: self.stats_auth()[1],
+            REPLICA_MAX_LAG_VAR: get_settings().replica_max_lag,
+        }
+        self.spawn("haproxy", [_binary("haproxy"), "-db", "-f", str(config)], env)
 
     def kill_node(self, name: str) -> None:
         """Node loss: SIGKILL Patroni and the postmaster with all its backends at once."""
@@ -363,7 +381,8 @@ class LocalCluster:
         return len(leaders) == 1 and len(streaming) == 2 and len(sync) == 1
 
     def haproxy_stats(self) -> list[dict[str, str]]:
-        status, body = http("GET", f"http://127.0.0.1:{self.topology.stats_port}/;csv")
+        url = f"http://127.0.0.1:{self.topology.stats_port}/;csv"
+        status, body = http("GET", url, auth=self.stats_auth())
         if status != 200 or not isinstance(body, str):
             return []
         return list(csv.DictReader(io.StringIO(body.lstrip("# "))))

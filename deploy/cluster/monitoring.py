@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import psycopg
 
 from deploy.cluster.local import LocalCluster, http, server_python
-from deploy.cluster.topology import Topology, compose_topology
+from deploy.cluster.topology import STATS_USER, Topology, compose_topology
 from deploy.process import (
     chown_to_server_user,
     eventually,
@@ -35,6 +35,7 @@ from deploy.process import (
 from hotel_models.errors import HotelError
 from monitor.role import MONITOR_ROLE, conninfo_from_url, ensure_monitor_role, node_conninfo
 from monitor.targets import (
+    COMPOSE_HAPROXY_PASSWORD_FILE,
     COMPOSE_RULES_DIR,
     ClusterTargets,
     Monitoring,
@@ -53,20 +54,23 @@ PROMETHEUS = "prometheus"
 ALL = (*PG_EXPORTERS, DB_EXPORTER, BACKUP_TEXTFILE, PROMETHEUS)
 
 
-def cluster_targets(topo: Topology) -> ClusterTargets:
+def cluster_targets(topo: Topology, stats_password_file: str) -> ClusterTargets:
     """What Prometheus scrapes of a stack itself, from its topology."""
     return ClusterTargets(
         stack=topo.target,
         patroni=tuple((n.name, f"{n.host}:{n.rest_port}") for n in topo.nodes),
         haproxy=f"{topo.haproxy_host}:{topo.stats_port}",
         etcd=tuple((m.name, f"{m.host}:{m.client_port}") for m in topo.etcd),
+        haproxy_auth=(STATS_USER, stats_password_file),
     )
 
 
 def compose_prometheus_yml() -> str:
     """monitor/prometheus/prometheus.yml of the compose stack (`hotel cluster render-compose`)."""
     config = prometheus_config(
-        cluster_targets(compose_topology()), compose_monitoring(), COMPOSE_RULES_DIR
+        cluster_targets(compose_topology(), COMPOSE_HAPROXY_PASSWORD_FILE),
+        compose_monitoring(),
+        COMPOSE_RULES_DIR,
     )
     return render_yaml(config, "`hotel cluster render-compose`")
 
@@ -194,9 +198,8 @@ class LocalMonitor:
         rules = self.home / "rules"
         shutil.rmtree(rules, ignore_errors=True)
         shutil.copytree(rules_dir(), rules, ignore=shutil.ignore_patterns("tests"))
-        config = prometheus_config(
-            cluster_targets(self.cluster.topology), self.monitoring, str(rules)
-        )
+        targets = cluster_targets(self.cluster.topology, str(self.cluster.stats_password_file))
+        config = prometheus_config(targets, self.monitoring, str(rules))
         (self.home / "prometheus.yml").write_text(render_yaml(config, "`hotel cluster monitor up`"))
         (self.home / "data").mkdir(exist_ok=True)
         chown_to_server_user(self.home, *self.home.rglob("*"))
