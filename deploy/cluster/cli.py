@@ -201,7 +201,8 @@ def node(
             raise HotelError(f"set {', '.join(missing)} (compose reads them from .env)")
         creds = Credentials(**{f: os.environ[v] for f, v in SECRET_VARS.items()})
     target = config or Path(topo.node(name).home) / "patroni.yml"
-    render_node_config(topo, name, creds, target)
+    # The encrypted repo2, when configured where the node starts (the local stack's env).
+    render_node_config(topo, name, creds, target, get_backup_settings().repo2_options())
     sys.stdout.flush()
     exec_patroni(target)
 

@@ -536,9 +536,16 @@ def server_python() -> tuple[str, dict[str, str]]:
     return str(system), {"PYTHONPATH": os.pathsep.join(paths)}
 
 
-def render_node_config(topo: Topology, name: str, creds: Credentials, path: Path) -> None:
+def render_node_config(
+    topo: Topology,
+    name: str,
+    creds: Credentials,
+    path: Path,
+    more_repos: dict[str, Any] | None = None,
+) -> None:
     """Write a node's patroni.yml (0600): the secrets are in it; and the pgBackRest config its
-    archive_command names, with the lock and spool directories archive-push needs."""
+    archive_command names (0600: repo2's passphrase), with the lock and spool directories
+    archive-push needs."""
     node = topo.node(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
@@ -547,7 +554,9 @@ def render_node_config(topo: Topology, name: str, creds: Credentials, path: Path
     home = Path(node.home)
     home.mkdir(parents=True, exist_ok=True)
     conf = home / "pgbackrest.conf"
-    conf.write_text(pgbackrest_node_config(topo, node))
+    conf.touch(mode=0o600, exist_ok=True)
+    conf.chmod(0o600)
+    conf.write_text(pgbackrest_node_config(topo, node, more_repos))
     made = [home, conf]
     for sub in ("pgbackrest-lock", "pgbackrest-spool", "log"):
         (home / sub).mkdir(exist_ok=True)

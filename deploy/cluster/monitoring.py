@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
+from sqlalchemy.engine import make_url
 
 from deploy.cluster.local import LocalCluster, http, server_python
 from deploy.cluster.topology import STATS_USER, Topology, compose_topology
@@ -130,7 +131,13 @@ class LocalMonitor:
             argv += ["--port", str(mon.db_exporter.port)]
             for node in topo.nodes:
                 argv += ["--node", f"{node.name}={node.host}:{node.pg_port}"]
-            env = {**env, "HOTEL_DATABASE_URL": self._url(), "HOTEL_MONITOR_PASSWORD": password}
+            # Business counts as hotel_monitor too (analytic's reads), never as the superuser.
+            url = make_url(self._url()).set(username=MONITOR_ROLE, password=password)
+            env = {
+                **env,
+                "HOTEL_DATABASE_URL": url.render_as_string(hide_password=False),
+                "HOTEL_MONITOR_PASSWORD": password,
+            }
             self.cluster.spawn(DB_EXPORTER, argv, env)
         absent = self._start_feeds(module, env, running)
         progress("starting Prometheus")

@@ -322,12 +322,16 @@ def _conf(sections: dict[str, dict[str, Any]]) -> str:
 REPO_OPTIONS: dict[str, Any] = {"compress-type": "lz4", "compress-level": 1}
 
 
-def pgbackrest_node_config(topo: Topology, node: Node) -> str:
-    """A node's pgbackrest.conf: enough for archive-push/archive-get of its own WAL."""
+def pgbackrest_node_config(
+    topo: Topology, node: Node, more_repos: dict[str, Any] | None = None
+) -> str:
+    """A node's pgbackrest.conf: enough for archive-push/archive-get of its own WAL (to every
+    repository: `more_repos` are repo2's options when there is one)."""
     return _conf(
         {
             "global": {
                 "repo1-path": topo.backup_repo,
+                **(more_repos or {}),
                 **REPO_OPTIONS,
                 "log-path": f"{node.home}/log",
                 "lock-path": f"{node.home}/pgbackrest-lock",
@@ -345,7 +349,12 @@ def pgbackrest_node_config(topo: Topology, node: Node) -> str:
     )
 
 
-def pgbackrest_config(topo: Topology, retention_full: int, retention_diff: int) -> str:
+def pgbackrest_config(
+    topo: Topology,
+    retention_full: int,
+    retention_diff: int,
+    more_repos: dict[str, Any] | None = None,
+) -> str:
     """The backup host's pgbackrest.conf: every node as pg1..pg3 (local paths and sockets), so
     pgBackRest finds the primary itself and copies the files from a standby (backup-standby).
 
@@ -364,6 +373,7 @@ def pgbackrest_config(topo: Topology, retention_full: int, retention_diff: int) 
                 "repo1-path": topo.backup_repo,
                 "repo1-retention-full": retention_full,
                 "repo1-retention-diff": retention_diff,
+                **(more_repos or {}),
                 **REPO_OPTIONS,
                 "log-path": f"{topo.backup_home}/log",
                 "lock-path": f"{topo.backup_home}/lock",
