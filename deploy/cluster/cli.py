@@ -84,7 +84,8 @@ def up(
     topo = cluster.topology
     console.print(
         f"[green]cluster up[/]: primary 127.0.0.1:{topo.primary_port}, replicas "
-        f"127.0.0.1:{topo.replica_port}, stats http://127.0.0.1:{topo.stats_port}/ "
+        f"127.0.0.1:{topo.replica_port}, stats http://127.0.0.1:{topo.stats_port}/ (user stats, "
+        f"password in {cluster.stats_password_file}) "
         f"(state {cluster.root}, {cluster.up_seconds:.1f} s)"
     )
     _status_table(cluster)
