@@ -136,7 +136,11 @@ def up(
     if ha:
         from deploy.backup.jobs import first_backup  # prometheus_client: not for every command
 
-        where.add_row("HAProxy stats", f"http://127.0.0.1:{7000 + started.offset}/")
+        stats = started.secret.parent / "haproxy-stats.password"
+        where.add_row(
+            "HAProxy stats",
+            f"http://127.0.0.1:{7000 + started.offset}/ (user stats, password in {stats})",
+        )
         with console.status("first full backup"):
             where.add_row("backup", first_backup(context_from_settings()))
     if load:

@@ -98,6 +98,23 @@ class Settings(BaseSettings):
         description="Seconds `hotel migrate` waits for another running migration.",
     )
     seed_locale: str = Field(default="ru_RU", description="Faker locale of seeded data.")
+    seed_lock_timeout: str = Field(
+        default="5s",
+        pattern=r"^\d+\s*(ms|s|min|h)?$",
+        description="lock_timeout of `hotel seed`: it locks every table it loads, so it fails "
+        "fast instead of queueing behind (and in front of) a live service.",
+    )
+    replica_max_lag: str = Field(
+        default="16MB",
+        pattern=r"^\d+\s*(B|kB|MB|GB)?$",
+        description="HA stack: a replica further behind the leader than this (bytes of WAL "
+        "not replayed) is taken out of the read port until it catches up.",
+    )
+    load_metrics_address: str = Field(
+        default="127.0.0.1",
+        description="Where `hotel load` serves /metrics: this machine only unless opened "
+        "(0.0.0.0 in the compose `load` container, for Prometheus).",
+    )
     monitor_password: SecretStr | None = Field(
         default=None,
         description="Password of the login `hotel_monitor` (pg_monitor + analytic: the "

@@ -46,7 +46,11 @@ def load(
         Path | None, typer.Option(help="Write report.json and report.html into this directory.")
     ] = None,
     metrics_port: Annotated[
-        int, typer.Option(help="Serve Prometheus metrics on this port (0: do not serve).")
+        int,
+        typer.Option(
+            help="Serve Prometheus metrics on this port (0: do not serve), on "
+            "HOTEL_LOAD_METRICS_ADDRESS (127.0.0.1)."
+        ),
     ] = 8000,
     connections: Annotated[int, typer.Option(help="Connections per DSN.")] = 8,
     wait_seeded: Annotated[
@@ -75,7 +79,7 @@ def load(
     )
     if wait_seeded > 0:
         wait_for_data(options.url, wait_seeded, console.print)
-    load_main(options, mix, report, metrics_port or None, console)
+    load_main(options, mix, report, metrics_port or None, console, settings.load_metrics_address)
 
 
 @app.command()

@@ -73,9 +73,10 @@ class Metrics:
             "hotel_load_points_spent", "Bonus points spent on bookings", registry=r
         )
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> Callable[[], None]:  # noqa: S104
-        """Expose /metrics on every interface (Prometheus scrapes the container); returns
-        the function that stops the server."""
+    def serve(self, port: int, addr: str = "127.0.0.1") -> Callable[[], None]:
+        """Expose /metrics on `addr` (this machine only unless HOTEL_LOAD_METRICS_ADDRESS
+        opens it: compose's Prometheus scrapes the container); returns the function that
+        stops the server."""
         server, thread = start_http_server(port, addr=addr, registry=self.registry)
 
         def stop() -> None:

@@ -46,6 +46,7 @@ def main(
     report_dir: Path | None,
     metrics_port: int | None,
     console: Console,
+    metrics_address: str = "127.0.0.1",
 ) -> dict[str, Any]:
     validate(options)
     options.mix = load_mix(mix_file)
@@ -53,9 +54,11 @@ def main(
     stop_metrics = None
     if metrics_port is not None:
         try:
-            stop_metrics = metrics.serve(metrics_port)
+            stop_metrics = metrics.serve(metrics_port, metrics_address)
         except OSError as exc:
-            raise LoadError(f"cannot serve metrics on port {metrics_port}: {exc.strerror}") from exc
+            raise LoadError(
+                f"cannot serve metrics on {metrics_address}:{metrics_port}: {exc.strerror}"
+            ) from exc
     try:
         mode = f"{options.rate:g} arrivals/s" if options.rate else f"{options.users} users"
         length = f"{options.duration:g} s" if options.duration else "until stopped"

@@ -11,6 +11,9 @@ import psycopg.conninfo
 import psycopg.sql
 
 MONITOR_ROLE = "hotel_monitor"
+# Its CONNECTION LIMIT: the exporters' share of each node's max_connections (the HA stack
+# keeps it free of HAProxy's connections, deploy/cluster/topology.py).
+MONITOR_CONNECTION_LIMIT = 10
 DATABASE = "hotel"  # where revision 0015 created the extension; it shows every database
 
 Conn = psycopg.Connection[Any]
@@ -34,8 +37,8 @@ def ensure_monitor_role(conn: Conn, password: str) -> None:
         conn.execute(
             psycopg.sql.SQL(
                 "ALTER ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
-                "NOBYPASSRLS CONNECTION LIMIT 10 PASSWORD {}"
-            ).format(role, psycopg.sql.Literal(verifier))
+                "NOBYPASSRLS CONNECTION LIMIT {} PASSWORD {}"
+            ).format(role, MONITOR_CONNECTION_LIMIT, psycopg.sql.Literal(verifier))
         )
         conn.execute(psycopg.sql.SQL("GRANT pg_monitor TO {}").format(role))
         if conn.execute("SELECT to_regrole('analytic') IS NOT NULL").fetchone() == (True,):

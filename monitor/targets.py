@@ -86,16 +86,21 @@ class ClusterTargets:
     patroni: tuple[tuple[str, str], ...]  # (node, host:port), the order of the exporters
     haproxy: str  # host:port of the stats page
     etcd: tuple[tuple[str, str], ...]  # (member, host:port)
+    # HAProxy's stats page and /metrics ask for a password: (user, file Prometheus reads)
+    haproxy_auth: tuple[str, str] | None = None
 
 
-def _job(name: str, targets: list[tuple[str, dict[str, str]]]) -> dict[str, Any]:
-    return {
-        "job_name": name,
-        "static_configs": [
-            {"targets": [address], "labels": labels} if labels else {"targets": [address]}
-            for address, labels in targets
-        ],
-    }
+def _job(
+    name: str, targets: list[tuple[str, dict[str, str]]], auth: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    job: dict[str, Any] = {"job_name": name}
+    if auth:
+        job["basic_auth"] = {"username": auth[0], "password_file": auth[1]}
+    job["static_configs"] = [
+        {"targets": [address], "labels": labels} if labels else {"targets": [address]}
+        for address, labels in targets
+    ]
+    return job
 
 
 def prometheus_config(cluster: ClusterTargets, mon: Monitoring, rules_dir: str) -> dict[str, Any]:
@@ -115,7 +120,7 @@ def prometheus_config(cluster: ClusterTargets, mon: Monitoring, rules_dir: str) 
                 [(e.address, {"node": n}) for n, e in zip(nodes, mon.pg_exporters, strict=True)],
             ),
             _job("patroni", [(address, {"node": node}) for node, address in cluster.patroni]),
-            _job("haproxy", [(cluster.haproxy, {})]),
+            _job("haproxy", [(cluster.haproxy, {})], cluster.haproxy_auth),
             _job("etcd", [(address, {"member": member}) for member, address in cluster.etcd]),
             _job("hotel_db", [(mon.db_exporter.address, {})]),
             _job("hotel_load", [(mon.load.address, {})]),
@@ -130,6 +135,8 @@ def rules_dir() -> Path:
 
 
 COMPOSE_RULES_DIR = "/etc/prometheus/rules"  # monitor/rules mounted read-only
+# Written from .env at the container's start (docker-compose.yml, service prometheus).
+COMPOSE_HAPROXY_PASSWORD_FILE = "/tmp/haproxy-stats.password"  # noqa: S105, S108 - a path
 
 
 def render_yaml(config: dict[str, Any], source: str) -> str:

@@ -12,9 +12,16 @@
   exclusion and the foreign keys are dropped, the data is loaded, and all of them are built
   again from their catalog definitions, every rule checked in one pass (seeding.deferred).
   `--append` keeps them all on: keys, foreign keys, CHECKs and the exclusion check every row.
-- Audit: seeding writes no audit_log rows. The audit history records business activity by
-  the service's roles; generated data is not that, and millions of audit rows would only
-  hide real ones.
+- Audit: seeding writes no per-row audit_log rows. The audit history records business
+  activity by the service's roles; generated data is not that, and millions of audit rows
+  would only hide real ones. `--append` adds to a database that may be live, so it leaves
+  one row per table it wrote (operation INSERT, `row_pk` the range of ids, `new_row` the
+  count and the seed): who added generated rows, when, and which ones.
+- Locks: DISABLE TRIGGER USER takes SHARE ROW EXCLUSIVE on every table it loads (ACCESS
+  EXCLUSIVE on an empty database, which it truncates), which every write conflicts with. It
+  waits at most HOTEL_SEED_LOCK_TIMEOUT for each: behind an open transaction of the live
+  service it fails in one line and writes nothing, instead of queueing the service's writes
+  behind its own wait.
 - One transaction: a failed or interrupted run leaves the database as it was.
 - Streaming: a producer thread generates chunks of rows (bounded queue) while the main
   thread COPYs the previous chunk, so Python and PostgreSQL work at the same time on the
@@ -23,16 +30,20 @@
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
 from sqlalchemy import Connection, create_engine, pool, text
+from sqlalchemy.exc import OperationalError
 
+from hotel_models.settings import get_settings
 from seeding import deferred
 from seeding.errors import SeedError
 from seeding.plan import (
@@ -163,8 +174,9 @@ def prepare(
                 "it turns the rule triggers off while it loads"
             )
     if not append and disable_triggers:
-        filling = ", ".join(filled_tables(tables))
-        conn.execute(text(f"LOCK TABLE {filling} IN ACCESS EXCLUSIVE MODE"))
+        filling = filled_tables(tables)
+        with _lock_wait(conn, ", ".join(filling)):
+            conn.execute(text(f"LOCK TABLE {', '.join(filling)} IN ACCESS EXCLUSIVE MODE"))
     if not append:
         filled = [
             t for t in COLUMNS if t in tables and t not in PRESEEDED
@@ -178,7 +190,8 @@ def prepare(
     if disable_triggers:
         for table in COLUMNS:
             if table in tables:
-                conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+                with _lock_wait(conn, table):
+                    conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
     refs = Refs(
         partner_types=_reference_ids(conn, "partner_types", "code", [*PARTNER_TYPES]),
         payment_methods=(
@@ -205,6 +218,43 @@ def prepare(
     if "loyalty_config" in tables:
         earn = conn.execute(text("SELECT earn_percent FROM loyalty_config")).scalar() or earn
     return tables, refs, offsets, earn
+
+
+@contextmanager
+def _lock_wait(conn: Connection, tables: str) -> Iterator[None]:
+    """A lock not granted within lock_timeout: one line, the transaction rolled back."""
+    timeout = conn.execute(text("SHOW lock_timeout")).scalar()
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        raise SeedError(
+            f"{tables}: locked by another session for over {timeout} (HOTEL_SEED_LOCK_TIMEOUT): "
+            "nothing was written; seed when it is done, or stop what holds the lock"
+        ) from None
+
+
+def record_append(
+    conn: Connection, tables: dict[str, set[str]], result: LoadResult, offsets: Offsets, seed: int
+) -> None:
+    """One audit row per table an append wrote: its id range, row count and seed."""
+    for stat in result.tables.values():
+        if "id" not in tables.get(stat.table, ()) or stat.rows == 0:
+            continue
+        first = offsets.of(stat.table) + 1
+        last = conn.execute(text(f"SELECT max(id) FROM {stat.table}")).scalar()
+        conn.execute(
+            text(
+                "INSERT INTO audit_log (table_name, operation, row_pk, new_row) "
+                "VALUES (:table, 'INSERT', :pk, :row)"
+            ),
+            {
+                "table": stat.table,
+                "pk": json.dumps({"id": [first, last]}),
+                "row": json.dumps({"seeded_rows": stat.rows, "seed": seed, "by": "hotel seed"}),
+            },
+        )
 
 
 def _encode(rows: Rows, picks: list[int] | None) -> bytes:
@@ -408,9 +458,11 @@ def load(
     validate(counts)
     check_locale(locale)
     started = time.perf_counter()
+    lock_timeout = get_settings().seed_lock_timeout
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
+            conn.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": lock_timeout})
             tables, refs, offsets, earn = prepare(conn, append, disable_triggers=True)
             result = LoadResult(revision_of(conn, tables))
             result.skipped = [t for t in COLUMNS if t not in tables]
@@ -425,6 +477,8 @@ def load(
                 rebuild(builder, result, progress)
             for table in loaded:
                 conn.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
+            if append and "audit_log" in tables:
+                record_append(conn, tables, result, offsets, seed)
             conn.commit()
             if analyze:
                 started_analyze = time.perf_counter()

@@ -66,13 +66,16 @@ def create(
         Literal["full", "diff", "incr", "logical"],
         typer.Option("--type", help="full, diff, incr (pgBackRest) or logical (pg_dump)."),
     ] = "full",
+    repo: Annotated[
+        int, typer.Option(help="pgBackRest repository: 2 is the encrypted HOTEL_BACKUP_REPO2.")
+    ] = 1,
 ) -> None:
     """Take one backup now; its outcome goes to the metrics either way."""
     from deploy.backup.jobs import run_backup
 
     ctx = context_from_settings()
     with console.status(f"{type_} backup"):
-        outcome = run_backup(ctx, type_)
+        outcome = run_backup(ctx, type_, repo=repo)
     if not outcome.ok:
         raise HotelError(f"{type_} backup failed: {outcome.message}")
     console.print(f"[green]{outcome.message}[/]: {_size(outcome.size)} in {outcome.duration:.1f} s")
@@ -155,13 +158,17 @@ def restore(
     backup_set: Annotated[
         str | None, typer.Option("--set", help="Restore from this backup id (default: newest).")
     ] = None,
+    repo: Annotated[
+        int | None,
+        typer.Option(help="From this repository only (2: the encrypted one); default: any."),
+    ] = None,
 ) -> None:
     """Point-in-time recovery into a new directory; never over a node or a non-empty DIR."""
 
     when = parse_time(target_time) if target_time else None
     ctx = context_from_settings()
     with console.status("restoring"):
-        instance = physical.pitr(ctx, to, when, start=start, backup_set=backup_set)
+        instance = physical.pitr(ctx, to, when, start=start, backup_set=backup_set, repo=repo)
     if not start:
         console.print(f"[green]restored[/] into {instance.data_dir} (not started)")
         return

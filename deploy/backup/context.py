@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from psycopg.conninfo import conninfo_to_dict
@@ -21,7 +22,7 @@ from deploy.cluster.topology import (
     compose_topology,
     pgbackrest_config,
 )
-from deploy.process import chown_to_server_user, find_binary, run_as_server_user
+from deploy.process import chown_to_server_user, find_binary, run_as_server_user, safe_dir
 from hotel_models.errors import HotelError
 from hotel_models.settings import get_settings
 from monitor.targets import BACKUP_METRICS_PORT
@@ -39,6 +40,7 @@ class BackupContext:
     retention_diff: int = 6
     logical_keep: int = 7
     metrics_port: int = BACKUP_METRICS_PORT
+    more_repos: dict[str, Any] = field(default_factory=dict)  # repo2's options, if any
 
     # -- paths --------------------------------------------------------------------------------
 
@@ -90,11 +92,17 @@ class BackupContext:
             )
         self.home.mkdir(parents=True, exist_ok=True)
         made = [self.home]
+        if repo2 := self.more_repos.get("repo2-path"):
+            made.append(safe_dir(Path(repo2)))
         for sub in ("log", "lock", "spool"):
             (self.home / sub).mkdir(exist_ok=True)
             made.append(self.home / sub)
+        self.conf_path.touch(mode=0o600, exist_ok=True)
+        self.conf_path.chmod(0o600)  # repo2's passphrase
         self.conf_path.write_text(
-            pgbackrest_config(self.topology, self.retention_full, self.retention_diff)
+            pgbackrest_config(
+                self.topology, self.retention_full, self.retention_diff, self.more_repos
+            )
         )
         made.append(self.conf_path)
         chown_to_server_user(*made)
@@ -170,6 +178,7 @@ def context_from_settings() -> BackupContext:
             retention_diff=settings.retention_diff,
             logical_keep=settings.logical_keep,
             metrics_port=settings.metrics_port,
+            more_repos=settings.repo2_options(),
         )
     cluster = LocalCluster.for_state_dir(state_dir)
     if not cluster.exists():
@@ -202,4 +211,5 @@ def context_for_cluster(
         retention_diff=retention_diff,
         logical_keep=logical_keep,
         metrics_port=port + cluster.offset if port else 0,
+        more_repos=get_backup_settings().repo2_options(),
     )

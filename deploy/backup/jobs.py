@@ -29,7 +29,9 @@ def metrics_for(ctx: BackupContext) -> BackupMetrics:
     return BackupMetrics(ctx.metrics_file)
 
 
-def run_backup(ctx: BackupContext, kind: Kind, metrics: BackupMetrics | None = None) -> Outcome:
+def run_backup(
+    ctx: BackupContext, kind: Kind, metrics: BackupMetrics | None = None, repo: int = 1
+) -> Outcome:
     started = time.monotonic()
     try:
         if kind == "logical":
@@ -38,7 +40,7 @@ def run_backup(ctx: BackupContext, kind: Kind, metrics: BackupMetrics | None = N
             size = sum(int(f["bytes"]) for f in files.values()) if isinstance(files, dict) else 0
             outcome = Outcome(kind, True, f"logical snapshot {snapshot.name}", 0, size)
         else:
-            result = physical.create(ctx, kind)
+            result = physical.create(ctx, kind, repo)
             outcome = Outcome(
                 result.kind, True, f"{result.kind} backup {result.label}", 0, result.size_bytes
             )

@@ -82,11 +82,14 @@ def ensure_stanza(ctx: BackupContext) -> None:
     ctx.pgbackrest("stanza-create", timeout=300)
 
 
-def create(ctx: BackupContext, kind: PhysicalType) -> BackupResult:
+def create(ctx: BackupContext, kind: PhysicalType, repo: int = 1) -> BackupResult:
+    """A pgBackRest backup into repository `repo` (2: the encrypted one, when configured)."""
     started = time.monotonic()
+    if repo != 1 and f"repo{repo}-path" not in ctx.more_repos:
+        raise HotelError(f"no repo{repo}: set HOTEL_BACKUP_REPO{repo}_PATH and its cipher pass")
     ensure_stanza(ctx)
     before = {b["label"] for b in info(ctx)}
-    ctx.pgbackrest(f"--type={kind}", "backup")
+    ctx.pgbackrest(f"--repo={repo}", f"--type={kind}", "backup")
     new = [b for b in info(ctx) if b["label"] not in before]
     if not new:
         raise HotelError("pgbackrest backup reported success but no new backup is in the repo")
@@ -267,10 +270,13 @@ def restore_into(ctx: BackupContext, target: Path, *options: str) -> None:
     target.mkdir(parents=True, exist_ok=True, mode=0o700)
     target.chmod(0o700)
     chown_to_server_user(target)
+    # A target action needs a target: without one recovery replays the whole archive and
+    # promotes anyway (pgBackRest refuses --target-action then).
+    targeted = any(o.startswith("--type=") for o in options)
     ctx.pgbackrest(
         f"--pg1-path={target}",
         "--archive-mode=off",
-        "--target-action=promote",
+        *(["--target-action=promote"] if targeted else []),
         *options,
         "restore",
     )
@@ -282,6 +288,7 @@ def pitr(
     target_time: datetime | None,
     start: bool = True,
     backup_set: str | None = None,
+    repo: int | None = None,
 ) -> ScratchInstance:
     """Point-in-time recovery into a new data directory (never over a node or a non-empty
     directory); started on a free port unless `start` is false. Without `backup_set`
@@ -308,7 +315,7 @@ def pitr(
         if target_time > datetime.now(UTC):
             raise HotelError(f"target time {target_time.isoformat()} is in the future")
         flush_archive(ctx)
-    options = []
+    options = [] if repo is None else [f"--repo={repo}"]
     if backup_set is not None:
         if backup_set not in labels:
             raise HotelError(f"no backup {backup_set!r} in the repository: `hotel backup list`")

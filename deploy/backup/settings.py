@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hotel_models.errors import HotelError
 from hotel_models.settings import earlier_settings, environment
+
+REPO2_CIPHER = "aes-256-cbc"
 
 
 class BackupSettings(BaseSettings):
@@ -52,6 +55,16 @@ class BackupSettings(BaseSettings):
         default="0 4 * * *",
         description="When the newest backup is restored into a scratch instance and checked.",
     )
+    repo2_path: Path | None = Field(
+        default=None,
+        description="A second pgBackRest repository, encrypted (aes-256-cbc): every node "
+        "archives WAL to it too; `hotel backup create --repo 2` backs up to it. Unset: none.",
+    )
+    repo2_cipher_pass: SecretStr | None = Field(
+        default=None,
+        description="The passphrase of repo2 (required with HOTEL_BACKUP_REPO2_PATH; lose it "
+        "and repo2 cannot be restored).",
+    )
     metrics_port: int = Field(
         default=9191,
         ge=0,
@@ -59,6 +72,24 @@ class BackupSettings(BaseSettings):
         description="Port `hotel backup schedule` serves metrics on (local stack: plus its "
         "port offset; 0: no server, textfile only).",
     )
+
+    def repo2_options(self) -> dict[str, Any]:
+        """pgbackrest.conf [global] options of repo2 ({} when not configured); the nodes
+        (archive-push) and the backup host use the same."""
+        if self.repo2_path is None:
+            return {}
+        if self.repo2_cipher_pass is None or not self.repo2_cipher_pass.get_secret_value():
+            raise HotelError(
+                "HOTEL_BACKUP_REPO2_PATH is set but HOTEL_BACKUP_REPO2_CIPHER_PASS is not: "
+                "repo2 is encrypted, give it a passphrase (e.g. openssl rand -base64 48)"
+            )
+        return {
+            "repo2-path": str(self.repo2_path.resolve()),
+            "repo2-cipher-type": REPO2_CIPHER,
+            "repo2-cipher-pass": self.repo2_cipher_pass.get_secret_value(),
+            "repo2-retention-full": self.retention_full,
+            "repo2-retention-diff": self.retention_diff,
+        }
 
 
 @lru_cache

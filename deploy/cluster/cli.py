@@ -84,7 +84,8 @@ def up(
     topo = cluster.topology
     console.print(
         f"[green]cluster up[/]: primary 127.0.0.1:{topo.primary_port}, replicas "
-        f"127.0.0.1:{topo.replica_port}, stats http://127.0.0.1:{topo.stats_port}/ "
+        f"127.0.0.1:{topo.replica_port}, stats http://127.0.0.1:{topo.stats_port}/ (user stats, "
+        f"password in {cluster.stats_password_file}) "
         f"(state {cluster.root}, {cluster.up_seconds:.1f} s)"
     )
     _status_table(cluster)
@@ -201,7 +202,8 @@ def node(
             raise HotelError(f"set {', '.join(missing)} (compose reads them from .env)")
         creds = Credentials(**{f: os.environ[v] for f, v in SECRET_VARS.items()})
     target = config or Path(topo.node(name).home) / "patroni.yml"
-    render_node_config(topo, name, creds, target)
+    # The encrypted repo2, when configured where the node starts (the local stack's env).
+    render_node_config(topo, name, creds, target, get_backup_settings().repo2_options())
     sys.stdout.flush()
     exec_patroni(target)
 

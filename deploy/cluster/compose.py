@@ -21,7 +21,15 @@ from urllib.parse import quote
 from dotenv import dotenv_values
 
 from deploy.cluster.local import LocalCluster, http
-from deploy.cluster.topology import REST_USER, SUPERUSER, Credentials, Topology, compose_topology
+from deploy.cluster.topology import (
+    REST_USER,
+    STATS_PASSWORD_VAR,
+    STATS_USER,
+    SUPERUSER,
+    Credentials,
+    Topology,
+    compose_topology,
+)
 from deploy.process import eventually
 from hotel_models.errors import HotelError
 
@@ -87,6 +95,11 @@ class ComposeCluster(LocalCluster):
         except KeyError as exc:
             raise HotelError(f"{self.env_file} does not set {exc.args[0]}") from None
 
+    def stats_auth(self) -> tuple[str, str]:
+        if not self.env.get(STATS_PASSWORD_VAR):
+            raise HotelError(f"{self.env_file} does not set {STATS_PASSWORD_VAR}")
+        return STATS_USER, self.env[STATS_PASSWORD_VAR]
+
     def primary_url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
         password = quote(self.credentials().superuser_password, safe="")
         port = self.port("HOTEL_PRIMARY_PORT")
@@ -143,7 +156,8 @@ class ComposeCluster(LocalCluster):
         import csv
         import io
 
-        status, body = http("GET", f"http://127.0.0.1:{self.port('HOTEL_STATS_PORT')}/;csv")
+        url = f"http://127.0.0.1:{self.port('HOTEL_STATS_PORT')}/;csv"
+        status, body = http("GET", url, auth=self.stats_auth())
         if status != 200 or not isinstance(body, str):
             return []
         return list(csv.DictReader(io.StringIO(body.lstrip("# "))))

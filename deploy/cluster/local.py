@@ -34,7 +34,10 @@ import psycopg
 import yaml
 
 from deploy.cluster.topology import (
+    REPLICA_MAX_LAG_VAR,
     REST_USER,
+    STATS_PASSWORD_VAR,
+    STATS_USER,
     SUPERUSER,
     Credentials,
     Node,
@@ -65,6 +68,7 @@ from deploy.process import (
     write_secret,
 )
 from hotel_models.errors import HotelError
+from hotel_models.settings import get_settings
 
 APT_HINT = "apt-get install --no-install-recommends etcd-server etcd-client haproxy"
 PIP_HINT = "pip install 'patroni[etcd3]'"
@@ -137,6 +141,14 @@ class LocalCluster:
     def _secrets(self) -> Path:
         return self.root / "secrets.json"
 
+    @property
+    def stats_password_file(self) -> Path:
+        """HAProxy's stats password (0600, owned by the server user: Prometheus reads it)."""
+        return self.root / "haproxy-stats.password"
+
+    def stats_auth(self) -> tuple[str, str]:
+        return STATS_USER, read_secret(self.stats_password_file).strip()
+
     def exists(self) -> bool:
         return self._meta.is_file()
 
@@ -193,6 +205,8 @@ class LocalCluster:
             fields = ("superuser_password", "replication_password", "rest_password")
             generated = {f: secrets.token_urlsafe(24) for f in fields}
             write_secret(self._secrets, json.dumps(generated))
+        if not self.stats_password_file.is_file():
+            write_secret(self.stats_password_file, secrets.token_urlsafe(24))
         if runs_as_server_user():
             if not reachable_by_server_user(self.root):
                 raise HotelError(
@@ -257,7 +271,11 @@ class LocalCluster:
             return
         config = self.root / "haproxy.cfg"
         config.write_text(haproxy_config(self.topology))
-        self.spawn("haproxy", [_binary("haproxy"), "-db", "-f", str(config)])
+        env = {
+            STATS_PASSWORD_VAR: self.stats_auth()[1],
+            REPLICA_MAX_LAG_VAR: get_settings().replica_max_lag,
+        }
+        self.spawn("haproxy", [_binary("haproxy"), "-db", "-f", str(config)], env)
 
     def kill_node(self, name: str) -> None:
         """Node loss: SIGKILL Patroni and the postmaster with all its backends at once."""
@@ -362,7 +380,8 @@ class LocalCluster:
         return len(leaders) == 1 and len(streaming) == 2 and len(sync) == 1
 
     def haproxy_stats(self) -> list[dict[str, str]]:
-        status, body = http("GET", f"http://127.0.0.1:{self.topology.stats_port}/;csv")
+        url = f"http://127.0.0.1:{self.topology.stats_port}/;csv"
+        status, body = http("GET", url, auth=self.stats_auth())
         if status != 200 or not isinstance(body, str):
             return []
         return list(csv.DictReader(io.StringIO(body.lstrip("# "))))
@@ -514,9 +533,16 @@ def server_python() -> tuple[str, dict[str, str]]:
     return str(system), {"PYTHONPATH": os.pathsep.join(paths)}
 
 
-def render_node_config(topo: Topology, name: str, creds: Credentials, path: Path) -> None:
+def render_node_config(
+    topo: Topology,
+    name: str,
+    creds: Credentials,
+    path: Path,
+    more_repos: dict[str, Any] | None = None,
+) -> None:
     """Write a node's patroni.yml (0600): the secrets are in it; and the pgBackRest config its
-    archive_command names, with the lock and spool directories archive-push needs."""
+    archive_command names (0600: repo2's passphrase), with the lock and spool directories
+    archive-push needs."""
     node = topo.node(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600, exist_ok=True)
@@ -525,7 +551,9 @@ def render_node_config(topo: Topology, name: str, creds: Credentials, path: Path
     home = Path(node.home)
     home.mkdir(parents=True, exist_ok=True)
     conf = home / "pgbackrest.conf"
-    conf.write_text(pgbackrest_node_config(topo, node))
+    conf.touch(mode=0o600, exist_ok=True)
+    conf.chmod(0o600)
+    conf.write_text(pgbackrest_node_config(topo, node, more_repos))
     made = [home, conf]
     for sub in ("pgbackrest-lock", "pgbackrest-spool", "log"):
         (home / sub).mkdir(exist_ok=True)

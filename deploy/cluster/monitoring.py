@@ -20,9 +20,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
+from sqlalchemy.engine import make_url
 
 from deploy.cluster.local import LocalCluster, http, server_python
-from deploy.cluster.topology import Topology, compose_topology
+from deploy.cluster.topology import STATS_USER, Topology, compose_topology
 from deploy.process import (
     chown_to_server_user,
     eventually,
@@ -36,6 +37,7 @@ from hotel_models.errors import HotelError
 from hotel_models.settings import libpq_url
 from monitor.role import MONITOR_ROLE, ensure_monitor_role, node_conninfo
 from monitor.targets import (
+    COMPOSE_HAPROXY_PASSWORD_FILE,
     COMPOSE_RULES_DIR,
     ClusterTargets,
     Monitoring,
@@ -54,20 +56,23 @@ PROMETHEUS = "prometheus"
 ALL = (*PG_EXPORTERS, DB_EXPORTER, BACKUP_TEXTFILE, PROMETHEUS)
 
 
-def cluster_targets(topo: Topology) -> ClusterTargets:
+def cluster_targets(topo: Topology, stats_password_file: str) -> ClusterTargets:
     """What Prometheus scrapes of a stack itself, from its topology."""
     return ClusterTargets(
         stack=topo.target,
         patroni=tuple((n.name, f"{n.host}:{n.rest_port}") for n in topo.nodes),
         haproxy=f"{topo.haproxy_host}:{topo.stats_port}",
         etcd=tuple((m.name, f"{m.host}:{m.client_port}") for m in topo.etcd),
+        haproxy_auth=(STATS_USER, stats_password_file),
     )
 
 
 def compose_prometheus_yml() -> str:
     """monitor/prometheus/prometheus.yml of the compose stack (`hotel cluster render-compose`)."""
     config = prometheus_config(
-        cluster_targets(compose_topology()), compose_monitoring(), COMPOSE_RULES_DIR
+        cluster_targets(compose_topology(), COMPOSE_HAPROXY_PASSWORD_FILE),
+        compose_monitoring(),
+        COMPOSE_RULES_DIR,
     )
     return render_yaml(config, "`hotel cluster render-compose`")
 
@@ -127,7 +132,13 @@ class LocalMonitor:
             argv += ["--port", str(mon.db_exporter.port)]
             for node in topo.nodes:
                 argv += ["--node", f"{node.name}={node.host}:{node.pg_port}"]
-            env = {**env, "HOTEL_DATABASE_URL": self._url(), "HOTEL_MONITOR_PASSWORD": password}
+            # Business counts as hotel_monitor too (analytic's reads), never as the superuser.
+            url = make_url(self._url()).set(username=MONITOR_ROLE, password=password)
+            env = {
+                **env,
+                "HOTEL_DATABASE_URL": url.render_as_string(hide_password=False),
+                "HOTEL_MONITOR_PASSWORD": password,
+            }
             self.cluster.spawn(DB_EXPORTER, argv, env)
         absent = self._start_feeds(module, env, running)
         progress("starting Prometheus")
@@ -195,9 +206,8 @@ class LocalMonitor:
         rules = self.home / "rules"
         shutil.rmtree(rules, ignore_errors=True)
         shutil.copytree(rules_dir(), rules, ignore=shutil.ignore_patterns("tests"))
-        config = prometheus_config(
-            cluster_targets(self.cluster.topology), self.monitoring, str(rules)
-        )
+        targets = cluster_targets(self.cluster.topology, str(self.cluster.stats_password_file))
+        config = prometheus_config(targets, self.monitoring, str(rules))
         (self.home / "prometheus.yml").write_text(render_yaml(config, "`hotel cluster monitor up`"))
         (self.home / "data").mkdir(exist_ok=True)
         chown_to_server_user(self.home, *self.home.rglob("*"))

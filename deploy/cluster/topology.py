@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hotel_models.errors import HotelError
+from monitor.role import MONITOR_CONNECTION_LIMIT
 
 SCOPE = "hotel"
 SUPERUSER = "postgres"
@@ -22,6 +23,21 @@ REPLICATION_USER = "replicator"
 REST_USER = "patroni"
 PG15_BIN_DIR = "/usr/lib/postgresql/15/bin"
 STANZA = SCOPE  # the pgBackRest stanza: one per Patroni cluster
+STATS_USER = "stats"  # HAProxy's stats page and /metrics (password: STATS_PASSWORD_VAR)
+# Read by HAProxy from its environment (quoted "${...}" in haproxy.cfg), so the rendered file
+# holds no secret and is the same for both stacks: the local stack passes them when it
+# starts HAProxy, compose from .env.
+STATS_PASSWORD_VAR = "HOTEL_HAPROXY_STATS_PASSWORD"  # noqa: S105 - its name
+REPLICA_MAX_LAG_VAR = "HOTEL_REPLICA_MAX_LAG"
+
+# Connections: HAProxy may open at most HAPROXY_SERVER_MAXCONN to a node (the excess waits in
+# HAProxy's queue instead of failing with "too many clients"), which leaves each node the
+# slots reserved for superusers (Patroni, pgBackRest, an operator) and for the exporters'
+# login. A node is UP in one backend at a time (primary or replicas), so that is its total.
+# WAL senders have their own slots (max_wal_senders) since PostgreSQL 12.
+MAX_CONNECTIONS = 100
+SUPERUSER_RESERVED_CONNECTIONS = 3
+HAPROXY_SERVER_MAXCONN = MAX_CONNECTIONS - SUPERUSER_RESERVED_CONNECTIONS - MONITOR_CONNECTION_LIMIT
 
 # Patroni raises ttl below 20 to 20; it also requires loop_wait + 2 * retry_timeout <= ttl.
 # A short loop_wait lets replicas react quickly once the leader key expires; retry_timeout
@@ -40,7 +56,8 @@ DCS: dict[str, Any] = {
         "parameters": {
             "wal_level": "replica",
             "hot_standby": "on",
-            "max_connections": 100,
+            "max_connections": MAX_CONNECTIONS,
+            "superuser_reserved_connections": SUPERUSER_RESERVED_CONNECTIONS,
             "max_wal_senders": 10,
             "max_replication_slots": 10,
             "wal_keep_size": "256MB",
@@ -71,10 +88,17 @@ PG_PARAMETERS: dict[str, Any] = {
     # existing cluster gets it at its next restart, whereas bootstrap.dcs is read only once,
     # when the cluster is created. pg_stat_statements: `hotel explain --top` (revision 0015).
     "shared_preload_libraries": "pg_stat_statements",
+    # Who logged in (user, database, application, address) and for how long: the trail of
+    # a login that should not have happened.
+    "log_connections": "on",
+    "log_disconnections": "on",
 }
 # HAProxy health checks: a dead primary is marked DOWN after fall x inter (~1 s) and the new
 # one UP after a single good check; on-marked-down closes the sessions still pinned to it.
-CHECK = "inter 500ms fastinter 250ms downinter 500ms fall 2 rise 1 on-marked-down shutdown-sessions"
+CHECK = (
+    "inter 500ms fastinter 250ms downinter 500ms fall 2 rise 1 on-marked-down shutdown-sessions"
+    f" maxconn {HAPROXY_SERVER_MAXCONN}"
+)
 ETCD_TIMING = {"ETCD_HEARTBEAT_INTERVAL": "100", "ETCD_ELECTION_TIMEOUT": "1000"}
 
 
@@ -298,12 +322,16 @@ def _conf(sections: dict[str, dict[str, Any]]) -> str:
 REPO_OPTIONS: dict[str, Any] = {"compress-type": "lz4", "compress-level": 1}
 
 
-def pgbackrest_node_config(topo: Topology, node: Node) -> str:
-    """A node's pgbackrest.conf: enough for archive-push/archive-get of its own WAL."""
+def pgbackrest_node_config(
+    topo: Topology, node: Node, more_repos: dict[str, Any] | None = None
+) -> str:
+    """A node's pgbackrest.conf: enough for archive-push/archive-get of its own WAL (to every
+    repository: `more_repos` are repo2's options when there is one)."""
     return _conf(
         {
             "global": {
                 "repo1-path": topo.backup_repo,
+                **(more_repos or {}),
                 **REPO_OPTIONS,
                 "log-path": f"{node.home}/log",
                 "lock-path": f"{node.home}/pgbackrest-lock",
@@ -321,7 +349,12 @@ def pgbackrest_node_config(topo: Topology, node: Node) -> str:
     )
 
 
-def pgbackrest_config(topo: Topology, retention_full: int, retention_diff: int) -> str:
+def pgbackrest_config(
+    topo: Topology,
+    retention_full: int,
+    retention_diff: int,
+    more_repos: dict[str, Any] | None = None,
+) -> str:
     """The backup host's pgbackrest.conf: every node as pg1..pg3 (local paths and sockets), so
     pgBackRest finds the primary itself and copies the files from a standby (backup-standby).
 
@@ -340,6 +373,7 @@ def pgbackrest_config(topo: Topology, retention_full: int, retention_diff: int) 
                 "repo1-path": topo.backup_repo,
                 "repo1-retention-full": retention_full,
                 "repo1-retention-diff": retention_diff,
+                **(more_repos or {}),
                 **REPO_OPTIONS,
                 "log-path": f"{topo.backup_home}/log",
                 "lock-path": f"{topo.backup_home}/lock",
@@ -376,9 +410,15 @@ def haproxy_config(topo: Topology) -> str:
         ]
 
     resolvers = ["resolvers docker", "    nameserver dns 127.0.0.11:53", "    hold valid 1s", ""]
+    password = f'"${{{STATS_PASSWORD_VAR}}}"'
     lines = [
+        # HAProxy takes an empty password: refuse to start rather than open the stats.
+        f'.if !defined({STATS_PASSWORD_VAR}) || streq({password},"")',
+        f'.alert "{STATS_PASSWORD_VAR} is not set: no stats page without a password"',
+        ".endif",
         "global",
-        "    maxconn 500",
+        # Clients of both ports; each node gets at most HAPROXY_SERVER_MAXCONN of them.
+        f"    maxconn {HAPROXY_SERVER_MAXCONN * len(topo.nodes) + 20}",
         "    log stdout format raw local0 info",
         "",
         *(resolvers if dns else []),
@@ -393,9 +433,13 @@ def haproxy_config(topo: Topology) -> str:
         "    timeout server 30m",
         "    timeout check 1s",
         "",
+        "userlist stats_users",
+        f"    user {STATS_USER} insecure-password {password}",
+        "",
         "listen stats",
         "    mode http",
         f"    bind {bind}:{topo.stats_port}",
+        "    http-request auth realm haproxy unless { http_auth(stats_users) }",
         "    http-request use-service prometheus-exporter if { path /metrics }",
         "    stats enable",
         "    stats uri /",
@@ -413,7 +457,9 @@ def haproxy_config(topo: Topology) -> str:
         f"    bind {bind}:{topo.replica_port}",
         "    balance roundrobin",
         "    option httpchk",
-        "    http-check send meth GET uri /replica",
+        # A replica more than HOTEL_REPLICA_MAX_LAG behind the leader answers 503: out of
+        # the read pool until it catches up (Patroni compares its replayed LSN).
+        f'    http-check send meth GET uri "/replica?lag=${{{REPLICA_MAX_LAG_VAR}}}"',
         "    http-check expect status 200",
         f"    default-server {CHECK}",
         *servers(),

@@ -37,6 +37,7 @@ SECRETS_ENV = {
     "HOTEL_GRAFANA_ADMIN_PASSWORD": "dummy-grafana",
     "HOTEL_APP_PASSWORD": "dummy-app",
     "HOTEL_MONITOR_PASSWORD": "dummy-monitor",
+    "HOTEL_HAPROXY_STATS_PASSWORD": "dummy-stats",
 }
 
 
@@ -104,7 +105,7 @@ def test_zero_data_loss_and_fast_recovery_settings() -> None:
     cfg = haproxy_config(compose_topology())
     assert cfg.count("on-marked-down shutdown-sessions") == 2
     assert "http-check send meth GET uri /primary" in cfg
-    assert "http-check send meth GET uri /replica" in cfg
+    assert 'http-check send meth GET uri "/replica?lag=' in cfg
     assert "use-service prometheus-exporter if { path /metrics }" in cfg
 
 
@@ -139,7 +140,11 @@ def test_local_haproxy_config_is_valid(tmp_path: Path) -> None:
     config = tmp_path / "haproxy.cfg"
     config.write_text(haproxy_config(local_topology(tmp_path, offset=20000)))
     result = subprocess.run(
-        ["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False
+        ["haproxy", "-c", "-f", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin:/usr/sbin", "HOTEL_HAPROXY_STATS_PASSWORD": "x"},
     )
     assert result.returncode == 0, result.stderr
 

@@ -33,6 +33,7 @@ def test_env_example_leaves_exactly_the_secrets_empty() -> None:
         "HOTEL_APP_PASSWORD",
         "HOTEL_MONITOR_PASSWORD",
         "HOTEL_GRAFANA_ADMIN_PASSWORD",
+        "HOTEL_HAPROXY_STATS_PASSWORD",
         "HOTEL_ANALYST_PASSWORD_ANALYST",
     }
     assert example()["HOTEL_PUBLISH_ADDRESS"] == "127.0.0.1"

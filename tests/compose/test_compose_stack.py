@@ -93,6 +93,30 @@ def test_published_ports_listen_on_loopback_only(stack: ComposeCluster) -> None:
     assert {ip for _, ip in bindings} == {"127.0.0.1"}, bindings
 
 
+def test_haproxy_stats_refuse_a_client_without_the_password(stack: ComposeCluster) -> None:
+    for path in ("/", "/;csv", "/metrics"):
+        url = f"http://127.0.0.1:{stack.port('HOTEL_STATS_PORT')}{path}"
+        assert http("GET", url)[0] == 401
+        assert http("GET", url, auth=("stats", "guess"))[0] == 401
+        assert http("GET", url, auth=stack.stats_auth())[0] == 200
+
+
+def test_a_login_is_in_the_leaders_server_log(stack: ComposeCluster) -> None:
+    leader = next(m["name"] for m in stack.members() if m["role"] == "leader")
+    application = f"login-probe-{datetime.now().strftime('%H%M%S%f')}"
+    url = stack.primary_url("postgres", driver="postgresql")
+    with psycopg.connect(url, application_name=application):
+        pass
+    home = stack.topology.node(leader).home
+    logged = f"user=postgres database=postgres application_name={application}"
+
+    def found() -> bool:
+        done = stack.exec(leader, "sh", "-c", 'cat "$1"/log/*.log', "sh", home)
+        return logged in done.stdout
+
+    eventually(found, 30, f"the login in {leader}'s log")
+
+
 def test_migrate_ran_once_to_head_and_only_upgrades(stack: ComposeCluster) -> None:
     migrate = containers(stack)["migrate"]
     logs = docker("logs", migrate["Id"])

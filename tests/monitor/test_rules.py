@@ -75,11 +75,14 @@ def test_lag_alert_threshold_is_patronis_failover_limit() -> None:
 
 @pytest.mark.parametrize("target", ["local", "compose"])
 def test_rendered_prometheus_config_passes_promtool(target: str, tmp_path: Path) -> None:
+    password = tmp_path / "stats.password"  # HAProxy's stats need a password
+    password.write_text("secret")
     if target == "local":
-        cluster = cluster_targets(local_topology(tmp_path, 10000))
+        cluster = cluster_targets(local_topology(tmp_path, 10000), str(password))
         config = prometheus_config(cluster, local_monitoring(10000), "")
     else:
-        config = prometheus_config(cluster_targets(compose_topology()), compose_monitoring(), "")
+        cluster = cluster_targets(compose_topology(), str(password))
+        config = prometheus_config(cluster, compose_monitoring(), "")
     config["rule_files"] = [str(RULES / "*.yml")]  # promtool also loads the rules
     path = tmp_path / "prometheus.yml"
     path.write_text(render_yaml(config, "test"))
