@@ -15,9 +15,11 @@ import argparse
 import asyncio
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -150,6 +152,30 @@ def mix_phases(url: str, mix: Mix, clients: int, duration: int) -> None:
     )
 
 
+def driver_floor(url: str, seconds: float = 3.0) -> float:
+    """CPU ms this process spends per `SELECT 1` round trip through psycopg's async API on
+    one connection: what any psycopg/asyncio harness pays per statement on this machine
+    now, before any work of its own."""
+
+    async def loop() -> float:
+        async with await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as c:
+            for _ in range(50):
+                await c.execute("SELECT 1")
+            n, cpu0 = 0, _cpu()
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                await c.execute("SELECT 1")
+                n += 1
+            return (_cpu() - cpu0) * 1000 / n
+
+    return asyncio.run(loop())
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 # The operation each journey starts with: one per journey (partner and analyst journeys are
 # one operation, chosen among several).
 FIRST_OPS = {
@@ -217,6 +243,10 @@ def same_sql_table(
             f"{pg.cpu_s * 1000 / max(1, pg.journeys):.3f} ms | {tpcb:.0f}"
         )
     print("goal: hotel load >= 0.8x pgbench on the same statements, harness CPU <= 0.25 ms/op")
+    print(
+        f"driver floor: {driver_floor(url):.3f} ms of CPU per SELECT 1 round trip through "
+        "psycopg async (no harness), measured now"
+    )
 
 
 def _journeys_per_search(mix: object) -> float:

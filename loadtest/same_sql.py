@@ -5,9 +5,11 @@ same data, so `python -m loadtest.bench` can hold the harness against pgbench on
 Each journey kind has a script and a table of draws, one row per journey: a script reads its
 row (one indexed lookup: pgbench has no string variables), then sends the journey's
 statements, batching with `\\startpipeline` where the runner sends one round trip and where
-pgbench allows it (a result it reads with `\\gset` ends a batch). The draws follow the
-runner's: cities weighted by their available rooms (a room drawn uniformly), stays like the
-existing bookings, the mix's probabilities for every choice.
+pgbench allows it (a result it reads with `\\gset` ends a batch; create_booking's id is
+read after its pipeline, one round trip more than the runner). A pipeline is one implicit
+transaction, as the runner's. The draws follow the runner's: cities weighted by their
+available rooms (a room drawn uniformly), stays like the existing bookings, the mix's
+probabilities for every choice.
 
 pgbench stops a client at its first error, where the runner counts a conflict and ends the
 journey; so the booking draws avoid the conflicts the runner meets: every row books a room
@@ -414,7 +416,9 @@ def run_pgbench(
     with tempfile.NamedTemporaryFile("w", suffix=".sql", prefix=f"{journey}-") as file:
         file.write(script(journey))
         file.flush()
-        argv = [pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2))]
+        # -j 1: one thread multiplexing its clients, as the harness's one event loop (on a
+        # busy machine two threads would also get twice the harness's share of the cores).
+        argv = [pgbench, "-n", "-M", "prepared", "-c", str(clients), "-j", "1"]
         argv += ["-t", str(transactions)] if transactions else ["-T", str(int(duration))]
         argv += ["-f", file.name]
         argv += [a for k, v in constants.items() for a in ("-D", f"{k}={v}")]
