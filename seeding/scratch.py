@@ -82,7 +82,12 @@ def scratch_platform(
     env.update(settings or {})
     env["HOTEL_STATE_DIR"] = str(state)
     try:
-        subprocess.run([*HOTEL, "up", *up], env=env, capture_output=True, check=True, timeout=900)
+        started = subprocess.run(
+            [*HOTEL, "up", *up], env=env, capture_output=True, text=True, timeout=900
+        )
+        if started.returncode != 0:
+            said = (started.stderr.strip() or started.stdout.strip()).splitlines()
+            raise SystemExit(f"hotel up {' '.join(up)} failed: {said[-1] if said else '?'}")
         yield Scratch((state / "database.url").read_text().strip(), env)
     finally:
         subprocess.run([*HOTEL, "down", "--purge"], env=env, capture_output=True, check=False)
