@@ -52,16 +52,14 @@ ROOM_TYPES = ("single", "double", "twin", "triple", "family", "suite")
 async def pipelined(
     conn: psycopg.AsyncConnection,
     statements: list[tuple[str, dict[str, Any]]],
-    transaction: bool,
 ) -> list[list[tuple[Any, ...]]]:
-    """Send the statements in one round trip (pipeline mode), in one transaction if asked;
-    each statement's rows (empty for a statement without a result)."""
+    """Send the statements in one round trip (pipeline mode) as one transaction; each
+    statement's rows (empty for a statement without a result). The session is in autocommit,
+    so the statements up to the pipeline's only Sync run as one implicit transaction: all
+    or nothing. (psycopg's conn.transaction() in a pipeline syncs at BEGIN, at COMMIT and
+    at the end: four round trips, not one.)"""
     async with conn.pipeline():
-        if transaction:
-            async with conn.transaction():
-                cursors = [await conn.execute(sql, p) for sql, p in statements]
-        else:
-            cursors = [await conn.execute(sql, p) for sql, p in statements]
+        cursors = [await conn.execute(sql, p) for sql, p in statements]
     return [await c.fetchall() if c.description else [] for c in cursors]
 
 
@@ -75,7 +73,7 @@ def booking_work(
         statements.insert(1, (q.INSERT_BOOKING_SERVICES, params))
 
     async def create(conn: psycopg.AsyncConnection) -> tuple[int, Decimal, bool]:
-        results = await pipelined(conn, statements, transaction=True)
+        results = await pipelined(conn, statements)
         booking, total = results[-1][0]
         return booking, total, not results[0]  # nothing inserted: a replay
 
@@ -280,7 +278,7 @@ class Runner:
         statements = [(sql, ids) for sql in (q.HOTEL_AMENITIES, q.HOTEL_ROOMS, q.HOTEL_REVIEWS)]
 
         async def view(conn: psycopg.AsyncConnection) -> bool:
-            await pipelined(conn, statements, transaction=False)
+            await pipelined(conn, statements)
             return True
 
         return not isinstance(await self.step("view_hotel", self.replica, view), Failed)
@@ -401,7 +399,7 @@ class Runner:
         ]
 
         async def pay(conn: psycopg.AsyncConnection) -> tuple[Decimal, int]:
-            paid, _, earned = await pipelined(conn, statements, transaction=True)
+            paid, _, earned = await pipelined(conn, statements)
             amount = paid[0][0] if paid else Decimal(0)
             # Earned points are credited once, by the payment that completes the price.
             return amount, int(earned[0][0]) if paid and share == 1 else 0

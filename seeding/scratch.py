@@ -68,13 +68,26 @@ class Scratch:
 
 
 @contextmanager
-def scratch_platform(prefix: str = "hotel-bench-") -> Iterator[Scratch]:
-    state = Path(tempfile.mkdtemp(prefix=prefix))
+def scratch_platform(
+    prefix: str = "hotel-bench-",
+    up: tuple[str, ...] = (),
+    settings: dict[str, str] | None = None,
+    under: str | None = None,
+) -> Iterator[Scratch]:
+    """`hotel up UP...` (e.g. `--ha`) with only `settings` among HOTEL_* variables, in a
+    new state directory (under `under`: the HA stack's must be reachable by `postgres`)."""
+    state = Path(tempfile.mkdtemp(prefix=prefix, dir=under))
     state.chmod(0o755)  # as root the server runs as `postgres`, which must reach it
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOTEL_")}
+    env.update(settings or {})
     env["HOTEL_STATE_DIR"] = str(state)
     try:
-        subprocess.run([*HOTEL, "up"], env=env, capture_output=True, check=True, timeout=600)
+        started = subprocess.run(
+            [*HOTEL, "up", *up], env=env, capture_output=True, text=True, timeout=900
+        )
+        if started.returncode != 0:
+            said = (started.stderr.strip() or started.stdout.strip()).splitlines()
+            raise SystemExit(f"hotel up {' '.join(up)} failed: {said[-1] if said else '?'}")
         yield Scratch((state / "database.url").read_text().strip(), env)
     finally:
         subprocess.run([*HOTEL, "down", "--purge"], env=env, capture_output=True, check=False)
