@@ -408,6 +408,8 @@ def etcd_member(cluster: ComposeCluster, result: FaultResult, writer: Writer) ->
     check(docker("rm", "-f", container), "docker rm")
     check(docker("volume", "rm", mount["Name"]), "docker volume rm")
     lost = time.monotonic()
+    health = ("etcdctl", "--endpoints=http://127.0.0.1:2379", "endpoint", "health")
+    eventually(lambda: cluster.exec(survivor, *health).returncode == 0, 60, "an etcd leader")
     (old_member,) = [m for m in etcd_members(cluster, survivor) if m.get("name") == victim]
     etcdctl(cluster, survivor, "member", "remove", format(old_member["ID"], "x"))
     etcdctl(cluster, survivor, "member", "add", victim, f"--peer-urls={peer_url}")
