@@ -173,7 +173,7 @@ def run_fault(cluster: ComposeCluster, fault: str) -> FaultResult:
         eventually(lambda: len(writer.acked) > 20, 30, "the writer to commit")
         started = time.monotonic()
         DRILLS[fault](cluster, result, writer)
-        eventually(lambda: healthy(cluster), 180, f"a healthy stack after {fault}", interval=1)
+        eventually(lambda: healthy(cluster), 300, f"a healthy stack after {fault}", interval=1)
         result.recovered = time.monotonic() - started
         resumed = time.monotonic()
         eventually(lambda: writer.acks_after(resumed), 60, "writes after the drill")
@@ -427,28 +427,30 @@ def etcd_member(cluster: ComposeCluster, result: FaultResult, writer: Writer) ->
 
 
 def disk_full(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> None:
-    """A replica moved onto a small tmpfs volume (just above its data) and made the sync
-    standby; its disk is then filled until it stops streaming. The primary must keep serving
-    with the other replica as sync standby, Prometheus must fire DISK_FULL_ALERT for it, and
-    it must catch up once the space is freed. Finally it goes back to its own volume."""
+    """A replica re-cloned onto a small tmpfs volume and made the sync standby; its disk is
+    then filled until it stops streaming. The primary must keep serving with the other
+    replica as sync standby, Prometheus must fire DISK_FULL_ALERT for it, and it must catch
+    up once the space is freed. Finally it is re-cloned onto its own volume."""
     leader = result.old_leader
     victim = next(n for n in others(cluster, leader) if n != cluster.sync_standby())
     healthy_replica = next(n for n in others(cluster, leader) if n != victim)
     home = cluster.topology.node(victim).home
     info = inspect(cluster.container(victim))
     (own,) = [m for m in info["Mounts"] if m["Destination"] == home]
-    used = int(cluster.exec(victim, "du", "-sb", home).stdout.split()[0])
+    du = cluster.exec(victim, "du", "-sb", f"--exclude={home}/data/pg_wal", home).stdout.split()
+    # A tmpfs holds its files only while a container has it mounted (Docker mounts a volume
+    # with options at each start), so the node is cloned onto it by Patroni, not copied.
+    size_mb = int(du[0]) // 1048576 + 160 if du else 512
     small = f"{own['Name']}-small"
-    size_mb = used // 1048576 + 64
     check(
         docker("volume", "create", "--driver", "local", "--opt", "type=tmpfs",
                "--opt", "device=tmpfs", "--opt", f"o=size={size_mb}m", small),
         "docker volume create (tmpfs)",
     )  # fmt: skip
-    result.notes.append(f"{victim} on a {size_mb} MiB tmpfs volume")
+    result.notes.append(f"{victim} re-cloned onto a {size_mb} MiB tmpfs volume")
     try:
-        move_volume(cluster, victim, info, own["Name"], small)
-        eventually(lambda: rejoined_as_replica(cluster, victim), 120, f"{victim} streaming")
+        replace_volume(cluster, victim, info, small)
+        eventually(lambda: rejoined_as_replica(cluster, victim), 300, f"{victim} streaming")
         make_sync(cluster, leader, victim)
         filled = time.monotonic()
         cluster.exec(victim, "sh", "-c", f'dd if=/dev/zero of="{home}/ballast" bs=1M', timeout=120)
@@ -463,10 +465,10 @@ def disk_full(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> N
                 )
             return not rejoined_as_replica(cluster, victim)
 
-        eventually(stopped_streaming, 120, f"{victim} to stop streaming", interval=1)
+        eventually(stopped_streaming, 180, f"{victim} to stop streaming", interval=2)
         eventually(
             lambda: cluster.sync_standby() == healthy_replica,
-            60,
+            120,
             f"the sync standby role to move to {healthy_replica}",
             interval=1,
         )
@@ -485,32 +487,26 @@ def disk_full(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> N
             row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
         cluster.exec(victim, "rm", "-f", f"{home}/ballast")
         target = row[0] if row else "0/0"
-        eventually(lambda: replayed(cluster, victim, target), 180, f"{victim} to catch up")
+        eventually(lambda: replayed(cluster, victim, target), 300, f"{victim} to catch up")
         result.notes.append(f"{victim} caught up {time.monotonic() - freed:.1f} s after freeing")
-        move_volume(cluster, victim, inspect(cluster.container(victim)), small, own["Name"])
     finally:
-        if small in {m["Name"] for m in inspect(cluster.container(victim))["Mounts"]}:
-            move_volume(cluster, victim, inspect(cluster.container(victim)), small, own["Name"])
+        replace_volume(cluster, victim, inspect(cluster.container(victim)), own["Name"])
         docker("volume", "rm", small)
-    eventually(lambda: rejoined_as_replica(cluster, victim), 120, f"{victim} back on its volume")
+    eventually(lambda: rejoined_as_replica(cluster, victim), 300, f"{victim} back on its volume")
 
 
-def move_volume(
-    cluster: ComposeCluster, name: str, info: dict[str, Any], source: str, target: str
-) -> None:
-    """Stop a node, copy its home from one volume to another and start it on the target."""
-    (mount,) = [m for m in info["Mounts"] if m["Name"] == source]
-    check(docker("stop", "-t", "30", info["Id"]), f"docker stop {name}")
-    image = info["Config"]["Image"]
-    copy = docker(
-        "run", "--rm", "--user", "root", "--network", "none",
-        "-v", f"{source}:/from:ro", "-v", f"{target}:/to", image,
-        "sh", "-c", "find /to -mindepth 1 -delete && cp -a /from/. /to/",
+def replace_volume(cluster: ComposeCluster, name: str, info: dict[str, Any], volume: str) -> None:
+    """Restart a replica on `volume` (emptied first) for its home: Patroni clones it afresh
+    from the leader (its old data would need WAL the leader may have recycled meanwhile)."""
+    home = cluster.topology.node(name).home
+    check(docker("rm", "-f", info["Id"]), f"docker rm {name}")
+    wipe = docker(
+        "run", "--rm", "--user", "root", "--network", "none", "-v", f"{volume}:/v",
+        info["Config"]["Image"], "find", "/v", "-mindepth", "1", "-delete",
         timeout=300,
     )  # fmt: skip
-    check(copy, f"copy {source} -> {target}")
-    check(docker("rm", info["Id"]), f"docker rm {name}")
-    recreate(info, mounts={mount["Destination"]: target})
+    check(wipe, f"empty {volume}")
+    recreate(info, mounts={home: volume})
     cluster._containers.pop(name, None)
 
 
@@ -538,15 +534,21 @@ def make_sync(cluster: ComposeCluster, leader: str, replica: str) -> None:
 
 def replayed(cluster: ComposeCluster, replica: str, lsn: str) -> bool:
     """The replica has replayed the primary's WAL up to `lsn` (asked inside its container)."""
-    node = cluster.topology.node(replica)
+    return node_sql(cluster, replica, f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'") == "t"
+
+
+def node_sql(cluster: ComposeCluster, name: str, query: str) -> str | None:
+    """One statement on a node, inside its container, as the superuser (None: it failed)."""
+    node = cluster.topology.node(name)
     done = cluster.exec(
-        replica,
+        name,
         "sh", "-c",
         'PGPASSWORD="$HOTEL_CLUSTER_SUPERUSER_PASSWORD" psql -XAtq -h "$1" -p "$2" -U postgres '
-        '-d postgres -c "SELECT pg_last_wal_replay_lsn() >= \'$3\'::pg_lsn"',
-        "sh", node.home, str(node.pg_port), lsn,
+        '-d postgres -c "$3"',
+        "sh", node.home, str(node.pg_port), query,
+        timeout=120,
     )  # fmt: skip
-    return done.returncode == 0 and done.stdout.strip() == "t"
+    return done.stdout.strip() if done.returncode == 0 else None
 
 
 def prometheus_alert(cluster: ComposeCluster, alert: str, node: str) -> bool:
