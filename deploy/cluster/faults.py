@@ -161,7 +161,7 @@ def run_fault(cluster: ComposeCluster, fault: str) -> FaultResult:
     if fault not in FAULTS:
         raise HotelError(f"unknown fault {fault!r}: one of {', '.join(FAULTS)} or all")
     eventually(lambda: healthy(cluster), 120, "a healthy stack before the drill", interval=1)
-    url = prepare_probe(cluster)
+    url = str(eventually(lambda: probe(cluster), 60, "the probe table through the primary port"))
     leader = cluster.leader()
     if leader is None:
         raise HotelError("the drill needs a leader")
@@ -170,7 +170,7 @@ def run_fault(cluster: ComposeCluster, fault: str) -> FaultResult:
     writer.start()
     watch.start()
     try:
-        eventually(lambda: len(writer.acked) > 20, 30, "the writer to commit")
+        eventually(lambda: len(writer.acked) > 20, 120, "the writer to commit")
         started = time.monotonic()
         DRILLS[fault](cluster, result, writer)
         eventually(lambda: healthy(cluster), 300, f"a healthy stack after {fault}", interval=1)
@@ -203,6 +203,14 @@ def handover(watch: RoleWatch, old: str, new: str, start: float) -> str:
     last = f"+{old_last - start:.0f} s" if old_last else "never after the fault"
     first = f"+{new_first - start:.0f} s" if new_first else "never (not seen)"
     return f"{old} last seen primary {last}, {new} first seen primary {first}"
+
+
+def probe(cluster: ComposeCluster) -> str | None:
+    """The probe table's URL once it exists (HAProxy may be between checks on a busy host)."""
+    try:
+        return prepare_probe(cluster)
+    except psycopg.OperationalError:
+        return None
 
 
 def members_seen_by(cluster: ComposeCluster, name: str) -> list[dict[str, Any]]:
