@@ -12,6 +12,7 @@ sync standby, HAProxy agreeing), so faults can follow one another on one stack.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -458,7 +459,7 @@ def disk_full(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> N
     result.notes.append(f"{victim} re-cloned onto a {size_mb} MiB tmpfs volume")
     try:
         replace_volume(cluster, victim, info, small)
-        eventually(lambda: rejoined_as_replica(cluster, victim), 300, f"{victim} streaming")
+        eventually(lambda: cloned(cluster, victim), 300, f"{victim} cloned and streaming", 3)
         make_sync(cluster, leader, victim)
         filled = time.monotonic()
         cluster.exec(victim, "sh", "-c", f'dd if=/dev/zero of="{home}/ballast" bs=1M', timeout=120)
@@ -500,7 +501,19 @@ def disk_full(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> N
     finally:
         replace_volume(cluster, victim, inspect(cluster.container(victim)), own["Name"])
         docker("volume", "rm", small)
-    eventually(lambda: rejoined_as_replica(cluster, victim), 300, f"{victim} back on its volume")
+    eventually(lambda: cloned(cluster, victim), 300, f"{victim} back on its volume", 3)
+
+
+def cloned(cluster: ComposeCluster, name: str) -> bool:
+    """Streaming again; meanwhile a CHECKPOINT on the primary hurries the one pg_basebackup
+    waits for (Patroni's clone asks for a spread checkpoint: minutes on an idle database)."""
+    if rejoined_as_replica(cluster, name):
+        return True
+    with contextlib.suppress(psycopg.Error):
+        url = cluster.primary_url("postgres", driver="postgresql")
+        with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
+            conn.execute("CHECKPOINT")
+    return False
 
 
 def replace_volume(cluster: ComposeCluster, name: str, info: dict[str, Any], volume: str) -> None:
