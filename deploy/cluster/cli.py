@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from deploy.backup.settings import get_backup_settings
 from deploy.cluster.compose import ComposeCluster
 from deploy.cluster.drill import run_drill
+from deploy.cluster.faults import FAULTS, run_fault
 from deploy.cluster.local import LocalCluster, exec_patroni, render_node_config
 from deploy.cluster.monitoring import LocalMonitor, compose_prometheus_yml
 from deploy.cluster.topology import Credentials, compose_topology, haproxy_config
@@ -245,12 +246,24 @@ def drill(
     project: Annotated[
         str, typer.Option(envvar="COMPOSE_PROJECT_NAME", help="Compose project (--compose).")
     ] = "hotel",
+    fault: Annotated[
+        str | None,
+        typer.Option(help=f"With --compose: {'|'.join(FAULTS)}|all instead of the kill drill."),
+    ] = None,
 ) -> None:
-    """Node loss (kill -9 of the leader) and a switchover under a writer: RTO, gaps, losses."""
+    """Node loss (kill -9 of the leader) and a switchover under a writer: RTO, gaps, losses;
+    with --compose --fault, the fault drills of docs/operations.md "Failure modes"."""
+    if fault is not None and not compose:
+        raise HotelError("--fault drills the compose stack: add --compose")
+    if fault is not None and fault != "all" and fault not in FAULTS:
+        raise HotelError(f"unknown fault {fault!r}: one of {', '.join(FAULTS)} or all")
     cluster = ComposeCluster.open(env_file, project) if compose else local_cluster()
     if not cluster.members():
         start = "make compose-up" if compose else "hotel cluster up"
         raise HotelError(f"the drill needs the stack: run `{start}` first")
+    if fault is not None and isinstance(cluster, ComposeCluster):
+        fault_drills(cluster, FAULTS if fault == "all" else (fault,))
+        return
     table = Table(title="failover drill")
     for column in ("scenario", "RTO (s)", "longest gap (s)", "acked", "lost", "dup", "rejoin (s)"):
         table.add_column(column)
@@ -272,6 +285,42 @@ def drill(
     console.print(table)
     if failed:
         raise HotelError("acknowledged rows were lost or duplicated: see the table above")
+
+
+def fault_drills(cluster: ComposeCluster, faults: tuple[str, ...]) -> None:
+    table = Table(title="fault drills (compose)")
+    for column in ("fault", "leader", "longest gap (s)", "acked", "lost", "dup",
+                   "max primaries", "max routed", "healthy (s)"):  # fmt: skip
+        table.add_column(column)
+    results = []
+    for name in faults:
+        with console.status(f"drill: {name}"):
+            result = run_fault(cluster, name)
+        results.append(result)
+        leader = f"{result.old_leader} -> {result.new_leader}"
+        if result.skipped:
+            table.add_row(name, leader, *["-"] * 7)
+            continue
+        table.add_row(
+            name, leader, f"{result.longest_gap:.1f}", str(result.acked), str(result.lost),
+            str(result.duplicated), str(result.most_primaries), str(result.most_routed),
+            f"{result.recovered:.0f}",
+        )  # fmt: skip
+    console.print(table)
+    for result in results:
+        notes = [f"not run: {result.skipped}"] if result.skipped else result.notes
+        console.print(f"[bold]{result.fault}[/]: " + "; ".join(notes))
+        if result.most_primaries > 1 and result.two_primaries_expected:
+            console.print(
+                f"[yellow]{result.fault}[/]: the thawed old leader stayed a primary until its "
+                "Patroni ran (no watchdog on this host); HAProxy did not route to it"
+            )
+    most = max((r.most_primaries for r in results), default=0)
+    console.print(f"most primaries seen at once (every node checked each second): {most}")
+    if not all(r.ok for r in results):
+        raise HotelError(
+            "acknowledged rows lost or duplicated, or two primaries: see the table above"
+        )
 
 
 @cluster_app.command("render-compose")

@@ -52,9 +52,12 @@ def docker(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -
     binary = shutil.which("docker")
     if binary is None:
         raise HotelError("docker not found: apt-get install docker.io")
-    return subprocess.run(
-        [binary, *args], capture_output=True, text=True, check=False, timeout=timeout, env=env
-    )
+    try:
+        return subprocess.run(
+            [binary, *args], capture_output=True, text=True, check=False, timeout=timeout, env=env
+        )
+    except subprocess.TimeoutExpired:
+        raise HotelError(f"docker {args[0]} did not answer within {timeout:.0f} s") from None
 
 
 @dataclass

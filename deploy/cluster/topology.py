@@ -50,6 +50,11 @@ DCS: dict[str, Any] = {
     "synchronous_mode": True,
     "synchronous_mode_strict": False,
     "synchronous_node_count": 1,
+    # etcd quorum lost: the primary demotes (writes stop until quorum returns) rather than
+    # staying writable while it reaches every member: with failsafe_mode a partitioned leader
+    # first calls each member's REST API and was measured still primary 10 s after another
+    # node was promoted. docs/operations.md "Failure modes" has the figures.
+    "failsafe_mode": False,
     "postgresql": {
         "use_pg_rewind": True,
         "use_slots": True,
@@ -273,6 +278,9 @@ def patroni_config(topo: Topology, node: Node, creds: Credentials) -> dict[str, 
             "connect_address": f"{node.host}:{node.pg_port}",
             "data_dir": node.data_dir,
             "bin_dir": topo.bin_dir,
+            # An old leader whose pg_rewind fails is cloned afresh from the leader (its
+            # diverged WAL is discarded either way), so it rejoins without manual steps.
+            "remove_data_directory_on_rewind_failure": True,
             "pgpass": f"{node.home}/.pgpass",
             "authentication": {
                 "superuser": {"username": SUPERUSER, "password": creds.superuser_password},
@@ -409,7 +417,16 @@ def haproxy_config(topo: Topology) -> str:
             for n in topo.nodes
         ]
 
-    resolvers = ["resolvers docker", "    nameserver dns 127.0.0.11:53", "    hold valid 1s", ""]
+    # hold nx: a node that stops resolving (partitioned, being replaced) keeps its last
+    # address and goes DOWN by failed checks; in maintenance instead it would come back UP
+    # before its first check when it resolves again, and take writes unchecked.
+    resolvers = [
+        "resolvers docker",
+        "    nameserver dns 127.0.0.11:53",
+        "    hold valid 1s",
+        "    hold nx 1h",
+        "",
+    ]
     password = f'"${{{STATS_PASSWORD_VAR}}}"'
     lines = [
         # HAProxy takes an empty password: refuse to start rather than open the stats.

@@ -36,7 +36,9 @@ def engine_answers() -> bool:
     return shutil.which("docker") is not None and docker("info", timeout=30).returncode == 0
 
 
-@pytest.fixture(scope="module")
+# One stack for the session: bringing one up costs minutes, and the fault drills
+# (test_compose_stack_faults.py) run on the stack the other compose tests used.
+@pytest.fixture(scope="session")
 def stack() -> Iterator[ComposeCluster]:
     if not engine_answers():
         pytest.fail(
