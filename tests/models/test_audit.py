@@ -12,7 +12,13 @@ from tests.models.world import World, as_app, insert_booking
 # Derived data whose every change follows an audited write (a payment, a booking): an audit
 # row of its own would repeat that one. The adoption's own tables are written once, by
 # `hotel adopt`, which is one audit event.
-NOT_AUDITED = ("guest_spending", "adoption_quarantine", "adoption_id_map")
+NOT_AUDITED = (
+    "guest_spending",
+    "booking_status_rollup",
+    "revenue_rollup",
+    "adoption_quarantine",
+    "adoption_id_map",
+)
 
 
 def test_every_business_table_is_audited(session: Session) -> None:
@@ -94,12 +100,22 @@ def test_history_and_audit_writers_run_as_the_owner_with_a_pinned_search_path(
             "WHERE p.prosecdef AND p.pronamespace = 'public'::regnamespace ORDER BY 1"
         )
     ).all()
-    assert [(r[0], r[1]) for r in rows] == [
-        ("audit_row", "hotel_owner"),
-        ("bonus_ledger_apply", "hotel_owner"),
-        ("bookings_guest_spending", "hotel_owner"),
-        ("bookings_status_history", "hotel_owner"),
-        ("payments_guest_spending", "hotel_owner"),
+    assert sorted((r[0], r[1]) for r in rows) == [
+        (name, "hotel_owner")
+        for name in (
+            "audit_row",
+            "bonus_ledger_apply",
+            "booking_status_rollup_delta",
+            "booking_status_rollup_fold",
+            "bookings_guest_spending",
+            "bookings_status_history",
+            "payments_guest_spending",
+            "revenue_rollup_delta",
+            "revenue_rollup_fold",
+            "revenue_rollup_lock",
+            "revenue_rollup_move",
+            "rollup_clear",
+        )
     ]
     assert all("search_path=public, pg_temp" in r[2] for r in rows)
 
