@@ -16,6 +16,7 @@ from hotel_models.guests import PaymentMethod, User, UserPaymentMethod
 from hotel_models.loyalty import BonusAccount, BonusTransaction, LoyaltyConfig
 from hotel_models.partners import Amenity, Hotel, HotelAmenity, Partner, PartnerType
 from hotel_models.reviews import Review
+from hotel_models.rollups import BookingStatusRollup, RevenueRollup
 from hotel_models.rooms import Facility, Room, RoomFacility, RoomRate, Service
 
 metadata = Base.metadata
@@ -31,6 +32,7 @@ __all__ = [
     "Booking",
     "BookingService",
     "BookingStatusHistory",
+    "BookingStatusRollup",
     "Facility",
     "GuestSpending",
     "Hotel",
@@ -40,6 +42,7 @@ __all__ = [
     "PartnerType",
     "Payment",
     "PaymentMethod",
+    "RevenueRollup",
     "Review",
     "Room",
     "RoomFacility",

@@ -57,6 +57,36 @@ RULES: dict[str, tuple[tuple[str, ...], str]] = {
              WHERE p.status = 'completed' GROUP BY b.user_id) s ON s.user_id = g.user_id
            WHERE coalesce(g.completed, 0) <> coalesce(s.paid, 0)""",
     ),
+    # The report rollups (revision 0021) against the same reports over the base tables.
+    "booking_status_rollup_not_bookings": (
+        ("booking_status_rollup", "bookings"),
+        """SELECT 'status ' || coalesce(r.status, b.status), 'rollup ' || coalesce(r.n, 0)
+                  || ' bookings, ' || coalesce(r.total, 0) || '; bookings '
+                  || coalesce(b.n, 0) || ', ' || coalesce(b.total, 0)
+           FROM (SELECT status, sum(bookings) AS n, sum(total_price) AS total
+                 FROM booking_status_rollup GROUP BY status) r
+           FULL JOIN (SELECT status, count(*) AS n, sum(total_price) AS total
+                      FROM bookings GROUP BY status) b ON b.status = r.status
+           WHERE coalesce(r.n, 0) <> coalesce(b.n, 0)
+              OR coalesce(r.total, 0) <> coalesce(b.total, 0)""",
+    ),
+    "revenue_rollup_not_payments": (
+        ("revenue_rollup", "payments", "bookings", "rooms", "hotels"),
+        """SELECT coalesce(r.city, p.city) || ' on ' || coalesce(r.day, p.day),
+                  'rollup ' || coalesce(r.n, 0) || ' payments, ' || coalesce(r.amount, 0)
+                  || '; completed payments ' || coalesce(p.n, 0) || ', '
+                  || coalesce(p.amount, 0)
+           FROM (SELECT city, day, sum(payments) AS n, sum(amount) AS amount
+                 FROM revenue_rollup GROUP BY city, day) r
+           FULL JOIN (SELECT h.city, (p.created_at AT TIME ZONE 'UTC')::date AS day,
+                             count(*) AS n, sum(p.amount) AS amount
+                      FROM payments p JOIN bookings b ON b.id = p.booking_id
+                      JOIN rooms m ON m.id = b.room_id JOIN hotels h ON h.id = m.hotel_id
+                      WHERE p.status = 'completed' GROUP BY 1, 2) p
+             ON p.city = r.city AND p.day = r.day
+           WHERE coalesce(r.n, 0) <> coalesce(p.n, 0)
+              OR coalesce(r.amount, 0) <> coalesce(p.amount, 0)""",
+    ),
     "negative_balance": (
         ("bonus_accounts",),
         "SELECT 'bonus account ' || id, 'balance ' || balance FROM bonus_accounts "

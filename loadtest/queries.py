@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from hotel_models.operations import STAY_PRICE, availability_sql
+from hotel_models.rollups import BOOKING_STATUS_REPORT, REVENUE_REPORT
 
 
 def pg(sql: str) -> str:
@@ -118,8 +119,8 @@ ANALYTIC = {
                  row_number() OVER (PARTITION BY r.hotel_id ORDER BY r.price DESC) AS rank
           FROM rooms r JOIN hotels h ON h.id = r.hotel_id WHERE h.city = %(city)s) t
         WHERE rank <= 3""",
-    "analytic_booking_status": """
-        SELECT status, count(*), sum(total_price) FROM bookings GROUP BY status""",
+    # Bookings per status and revenue per city and month, kept by the database (revision 0021).
+    "analytic_booking_status": BOOKING_STATUS_REPORT,
     # The sums of completed payments per guest, kept by the database (revision 0017).
     "analytic_top_spenders": """
         SELECT user_id, completed AS spent FROM guest_spending
@@ -141,10 +142,5 @@ ANALYTIC = {
         SELECT width_bucket(r.price, 0, 1000, 10) AS bucket, count(*)
         FROM rooms r JOIN hotels h ON h.id = r.hotel_id WHERE h.city = %(city)s
         GROUP BY bucket ORDER BY bucket""",
-    "revenue_report": """
-        SELECT h.city, date_trunc('month', p.created_at) AS month, sum(p.amount), count(*)
-        FROM payments p JOIN bookings b ON b.id = p.booking_id
-        JOIN rooms r ON r.id = b.room_id JOIN hotels h ON h.id = r.hotel_id
-        WHERE p.status = 'completed' AND p.created_at > now() - interval '90 days'
-        GROUP BY h.city, month ORDER BY month, sum(p.amount) DESC""",
+    "revenue_report": REVENUE_REPORT,
 }

@@ -43,6 +43,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.exc import OperationalError
 
+from hotel_models import rollups
 from hotel_models.settings import get_settings
 from seeding import deferred
 from seeding.errors import SeedError
@@ -355,7 +356,7 @@ def copy_stream(
 
 def finish(conn: Connection, tables: dict[str, set[str]]) -> None:
     """What the disabled triggers keep up to date as aggregates: ratings, balances, guest
-    spending; and the identity sequences after explicit ids."""
+    spending, the report rollups; and the identity sequences after explicit ids."""
     if "reviews" in tables:
         conn.execute(
             text(
@@ -388,6 +389,9 @@ def finish(conn: Connection, tables: dict[str, set[str]]) -> None:
                 " WHERE g.completed <> EXCLUDED.completed"
             )
         )
+    if "booking_status_rollup" in tables:
+        for statement in rollups.REBUILD:  # recomputed whole, like guest spending
+            conn.execute(text(statement))
     for table in COLUMNS:
         if table in tables and "id" in tables[table]:
             conn.execute(

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, create_engine, pool, text
 from sqlalchemy.engine import make_url
 
+from hotel_models import rollups
 from hotel_models.errors import HotelError
 from hotel_models.roles import (
     ANALYST_COMMENT,
@@ -351,8 +352,8 @@ def _setval(conn: Connection, table: str) -> None:
 
 
 def _finish(conn: Connection) -> None:
-    """What the disabled triggers keep: ratings, balances, guest spending (paid states are
-    written with the bookings)."""
+    """What the disabled triggers keep: ratings, balances, guest spending, the report
+    rollups (paid states are written with the bookings)."""
     conn.exec_driver_sql(
         "UPDATE hotels h SET rating = s.rating FROM (SELECT hotel_id, "
         "round(avg(rating), 2) AS rating FROM reviews GROUP BY hotel_id) s "
@@ -369,6 +370,9 @@ def _finish(conn: Connection) -> None:
         "JOIN bookings b ON b.id = p.booking_id WHERE p.status = 'completed' "
         "GROUP BY b.user_id"
     )
+    if conn.exec_driver_sql("SELECT to_regclass('booking_status_rollup')").scalar():
+        for statement in rollups.REBUILD:  # revision 0021 on
+            conn.exec_driver_sql(statement)
     for table in TARGET_TABLES:
         if table not in (
             "hotel_amenities",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -12,7 +14,14 @@ from tests.models.world import World, as_app, insert_booking
 # Derived data whose every change follows an audited write (a payment, a booking): an audit
 # row of its own would repeat that one. The adoption's own tables are written once, by
 # `hotel adopt`, which is one audit event.
-NOT_AUDITED = ("guest_spending", "adoption_quarantine", "adoption_id_map")
+NOT_AUDITED = (
+    "booking_status_history",  # since 0023: the bookings' own audit rows carry each change
+    "guest_spending",
+    "booking_status_rollup",
+    "revenue_rollup",
+    "adoption_quarantine",
+    "adoption_id_map",
+)
 
 
 def test_every_business_table_is_audited(session: Session) -> None:
@@ -56,8 +65,8 @@ def test_insert_update_delete_are_audited_with_the_acting_role(
         ("INSERT", {"id": booking}, None, "1"),
         ("UPDATE", {"id": booking}, "1", "2"),
     ]
-    history = [r for r in rows if r[0] == "booking_status_history"]
-    assert [r[1] for r in history] == ["INSERT"]
+    # Derived by the status trigger: the booking's own audit row says the same (0023).
+    assert not [r for r in rows if r[0] == "booking_status_history"]
     assert [r[1] for r in rows if r[0] == "amenities"] == ["INSERT", "DELETE"]
     assert {r[5] for r in rows} == {"hotel_app"}
 
@@ -94,12 +103,22 @@ def test_history_and_audit_writers_run_as_the_owner_with_a_pinned_search_path(
             "WHERE p.prosecdef AND p.pronamespace = 'public'::regnamespace ORDER BY 1"
         )
     ).all()
-    assert [(r[0], r[1]) for r in rows] == [
-        ("audit_row", "hotel_owner"),
-        ("bonus_ledger_apply", "hotel_owner"),
-        ("bookings_guest_spending", "hotel_owner"),
-        ("bookings_status_history", "hotel_owner"),
-        ("payments_guest_spending", "hotel_owner"),
+    assert sorted((r[0], r[1]) for r in rows) == [
+        (name, "hotel_owner")
+        for name in (
+            "audit_row",
+            "bonus_ledger_apply",
+            "booking_status_rollup_delta",
+            "booking_status_rollup_fold",
+            "bookings_guest_spending",
+            "bookings_status_history",
+            "payments_guest_spending",
+            "revenue_rollup_delta",
+            "revenue_rollup_fold",
+            "revenue_rollup_lock",
+            "revenue_rollup_move",
+            "rollup_clear",
+        )
     ]
     assert all("search_path=public, pg_temp" in r[2] for r in rows)
 
@@ -111,3 +130,72 @@ def test_an_analyst_cannot_tamper_with_audit_rows(session: Session, world: World
         with pytest.raises(DBAPIError, match="permission denied"):
             session.execute(text(statement))
         savepoint.rollback()
+
+
+def test_an_audit_reader_sees_every_change_of_a_booking_journey(
+    session: Session, world: World
+) -> None:
+    """What the derived rows said (status history, balances, paid states) is read from the
+    audited writes themselves: statuses from the bookings' own rows, balances from the
+    ledger's, paid states from the payments'; and a client's own update is still audited."""
+    as_app(session)
+    session.execute(
+        text("INSERT INTO bonus_transactions (account_id, amount, kind) VALUES (:a, 50, 'promo')"),
+        {"a": world.account.id},
+    )
+    booking = insert_booking(session, world, "2033-03-01", "2033-03-03", bonus_points_used=20)
+    session.execute(
+        text(
+            "INSERT INTO payments (booking_id, method_id, amount, status) "
+            "VALUES (:b, :m, 100, 'completed')"
+        ),
+        {"b": booking, "m": world.method.id},
+    )
+    for status in ("confirmed", "checked_in", "completed"):
+        session.execute(
+            text("UPDATE bookings SET status = CAST(:s AS booking_status) WHERE id = :b"),
+            {"s": status, "b": booking},
+        )
+    session.execute(text("UPDATE bookings SET guests = 2 WHERE id = :b"), {"b": booking})
+    session.execute(text("RESET ROLE"))
+
+    def audited(table: str) -> list[Any]:
+        return session.execute(
+            text(
+                "SELECT operation::text, old_row, new_row, db_role FROM audit_log "
+                "WHERE txid = txid_current() AND table_name = :t ORDER BY id"
+            ),
+            {"t": table},
+        ).all()
+
+    bookings = [r for r in audited("bookings") if (r[2] or r[1])["id"] == booking]
+    # The status history, as the trigger wrote it, is in the bookings' audit rows.
+    history = session.execute(
+        text(
+            "SELECT old_status::text, new_status::text, changed_by FROM booking_status_history "
+            "WHERE booking_id = :b ORDER BY id"
+        ),
+        {"b": booking},
+    ).all()
+    from_audit = [
+        ((r[1] or {}).get("status"), r[2]["status"], r[3])
+        for r in bookings
+        if r[1] is None or r[1]["status"] != r[2]["status"]
+    ]
+    assert [tuple(h) for h in history] == from_audit
+    assert len(history) == 4
+    # No row for the paid-state recomputation; the payment that caused it is there, and the
+    # client's own change of guests is.
+    assert all((r[1] or {}).get("paid_state") == r[2]["paid_state"] for r in bookings if r[1]), (
+        "a paid_state-only update was audited"
+    )
+    payments = audited("payments")
+    assert [(p[2]["amount"], p[2]["status"]) for p in payments] == [(100, "completed")]
+    assert [r for r in bookings if r[1] and r[1]["guests"] != r[2]["guests"]]
+    # Balances: no bonus_accounts update rows, the ledger entries add up to the balance.
+    assert not [r for r in audited("bonus_accounts") if r[0] == "UPDATE"]
+    ledger = sum(r[2]["amount"] for r in audited("bonus_transactions"))
+    balance = session.execute(
+        text("SELECT balance FROM bonus_accounts WHERE id = :a"), {"a": world.account.id}
+    ).scalar_one()
+    assert ledger == balance == 50 - 20 + 5  # promo, spent, earned 5 % of 100

@@ -72,6 +72,10 @@ BREAKAGES = {
     "WHERE id = (SELECT min(id) FROM bonus_accounts)",
     "spending_not_payments_sum": "UPDATE guest_spending SET completed = completed + 1 "
     "WHERE user_id = (SELECT min(user_id) FROM guest_spending)",
+    "booking_status_rollup_not_bookings": "UPDATE booking_status_rollup "
+    "SET bookings = bookings + 1 WHERE id = (SELECT min(id) FROM booking_status_rollup)",
+    "revenue_rollup_not_payments": "UPDATE payments SET created_at = created_at - "
+    "interval '1 day' WHERE id = (SELECT min(id) FROM payments WHERE status = 'completed')",
     "payments_over_total": "UPDATE payments SET amount = amount + 1000000 "
     "WHERE id = (SELECT min(id) FROM payments WHERE status = 'completed')",
     "missing_status_history": "DELETE FROM booking_status_history WHERE id = ("
