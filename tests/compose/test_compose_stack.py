@@ -67,14 +67,15 @@ def prometheus(stack: ComposeCluster, path: str, **params: str) -> Any:
 
 
 def test_every_service_healthy_and_the_one_shots_exited_0(stack: ComposeCluster) -> None:
-    def healthy() -> bool:
+    def settled() -> bool:
         found = containers(stack)
         expected = LONG_RUNNING | ({"grafana"} if "grafana" in found else set())
         return all(
             found[name]["State"].get("Health", {}).get("Status") == "healthy" for name in expected
-        )
+        ) and all(found[name]["State"]["Status"] == "exited" for name in ONE_SHOTS)
 
-    eventually(healthy, 300, "every long-running service to be healthy", interval=3)
+    # On a busy machine the seed may still be loading when everything else is healthy.
+    eventually(settled, 600, "every service healthy and every one-shot finished", interval=3)
     found = containers(stack)
     for name in ONE_SHOTS:
         state = found[name]["State"]
