@@ -89,7 +89,7 @@ def create(ctx: BackupContext, kind: PhysicalType, repo: int = 1) -> BackupResul
         raise HotelError(f"no repo{repo}: set HOTEL_BACKUP_REPO{repo}_PATH and its cipher pass")
     ensure_stanza(ctx)
     before = {b["label"] for b in info(ctx)}
-    ctx.pgbackrest(f"--repo={repo}", f"--type={kind}", "backup")
+    ctx.pgbackrest(*([f"--repo={repo}"] if repo != 1 else []), f"--type={kind}", "backup")
     new = [b for b in info(ctx) if b["label"] not in before]
     if not new:
         raise HotelError("pgbackrest backup reported success but no new backup is in the repo")
