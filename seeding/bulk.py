@@ -44,10 +44,10 @@ from seeding.plan import (
     PAYMENT_METHODS,
     SCALES,
     Counts,
+    Lines,
     Offsets,
     Planner,
     Refs,
-    Rows,
     generate,
 )
 from seeding.pools import check_locale
@@ -207,12 +207,16 @@ def prepare(
     return tables, refs, offsets, earn
 
 
-def _encode(rows: Rows, picks: list[int] | None) -> bytes:
+def _encode(lines: Lines, picks: list[int] | None) -> bytes:
+    """The plan's lines as one COPY payload; with picks, only those columns (a database at
+    an earlier revision: the slow path, for small seeds)."""
     if picks is not None:
-        rows = [tuple(row[i] for i in picks) for row in rows]
-    lines = ["\t".join(["\\N" if v is None else str(v) for v in row]) for row in rows]
-    lines.append("")
-    return "\n".join(lines).encode()
+        lines = ["\t".join([v[i] for i in picks]) + "\n" for v in map(_split, lines)]
+    return "".join(lines).encode()
+
+
+def _split(line: str) -> list[str]:
+    return line[:-1].split("\t")
 
 
 class Encoded(NamedTuple):
