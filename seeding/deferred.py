@@ -34,7 +34,8 @@ _CONSTRAINTS = """
     SELECT c.conname, c.conrelid::regclass::text, c.contype::text,
            pg_get_constraintdef(c.oid), c.convalidated,
            obj_description(c.oid, 'pg_constraint'),
-           CASE WHEN c.contype <> 'f' THEN obj_description(c.conindid, 'pg_class') END
+           CASE WHEN c.contype <> 'f' THEN obj_description(c.conindid, 'pg_class') END,
+           CASE WHEN c.contype = 'f' THEN c.confrelid::regclass::text END
     FROM pg_constraint c
     WHERE c.contype IN ('p', 'u', 'x', 'f')
       AND (c.conrelid = ANY(CAST(:tables AS regclass[]))
@@ -71,6 +72,7 @@ class Constraint:
     validated: bool
     comment: str | None
     index_comment: str | None  # on the index that backs a key or exclusion constraint
+    references: str | None  # the table a foreign key points at
 
 
 @dataclass(frozen=True)
@@ -165,9 +167,9 @@ def _build(conn: Connection, step: Index | Constraint) -> None:
 
 
 class Builder:
-    """Builds what `drop` dropped. `early` builds one index or key of a table whose rows
-    are all loaded, while the producer still generates the others (the backend would
-    otherwise wait for data); `finish` builds the rest, foreign keys last (each validated
+    """Builds what `drop` dropped. `early` builds one index, key or foreign key of tables
+    whose rows are all loaded, while the producer still generates the others (the backend
+    would otherwise wait for data); `finish` builds the rest, foreign keys last (each validated
     by one query over its table), recreates the triggers, and reads the catalog again: it
     must equal what was dropped, or nothing is committed."""
 
@@ -177,13 +179,25 @@ class Builder:
         self.pending = _steps(schema)
 
     def early(self, settled: Container[str]) -> str | None:
-        """Build the next index or key of a settled table; its name, or None."""
+        """Build the next index or key of a settled table, or a foreign key between settled
+        (or untouched) tables once the key it points at is built; its name, or None."""
         for step in self.pending:
-            if not (isinstance(step, Constraint) and step.kind == "f") and step.table in settled:
+            if step.table in settled and self._ready(step, settled):
                 _build(self.conn, step)
                 self.pending.remove(step)
                 return step.name
         return None
+
+    def _ready(self, step: Index | Constraint, settled: Container[str]) -> bool:
+        if not isinstance(step, Constraint) or step.kind != "f":
+            return True
+        target = step.references
+        if target not in self.schema.tables:  # a table the loader does not fill
+            return True
+        return target in settled and not any(
+            s.table == target and not (isinstance(s, Constraint) and s.kind == "f")
+            for s in self.pending
+        )
 
     def finish(self, progress: Callable[[str], None] | None = None) -> None:
         for step in self.pending:

@@ -1,7 +1,9 @@
 """The seeded world as a deterministic stream of rows, valid by construction.
 
-`generate()` yields (table, rows) batches in foreign-key order; every row is a tuple in the
-order of `COLUMNS[table]`, already in COPY's text form (str/int/None). It also writes what
+`generate()` yields (table, lines) batches in foreign-key order; every row is one line of
+COPY's text format (the values of `COLUMNS[table]` separated by tabs, `\\N` for NULL, a
+newline at the end), formatted once where it is made: the bulk loader only joins and sends
+them, and a million bookings cost no per-value encoding pass. It also writes what
 the rule triggers of 0009-0012 would have written (status history, paid_state, ledger
 entries, review-only-after-completed-stays), so the bulk loader can run with them disabled;
 hotels.rating and bonus balances are aggregates the loader sets at the end.
@@ -117,6 +119,7 @@ NIGHT_WEIGHTS = (18, 24, 18, 10, 7, 5, 8, 2, 1, 1, 1, 1, 1, 3)
 # Stays by month (Jan..Dec): summer and the New Year holidays are high season.
 MONTH_WEIGHTS = (9, 6, 6, 7, 9, 12, 15, 15, 10, 7, 6, 9)
 PAYMENT_OPTIONS = ("full", "partial", "on_arrival")
+LEAD_DAYS = (0, 1, 3, 7, 14, 30, 45, 60, 90)  # booked this many days before the stay
 PAYMENT_OPTION_WEIGHTS = (55, 25, 20)
 
 
@@ -159,25 +162,37 @@ class Offsets:
         return self.ids.get(table, 0)
 
 
-Rows = list[tuple[object, ...]]
-Batch = tuple[str, Rows]
+NULL = "\\N"  # COPY text format
+Lines = list[str]  # rows in COPY text format, each ending with a newline
+Batch = tuple[str, Lines]
 
-_DAYS = [(START + timedelta(days=i)).isoformat() for i in range(WINDOW + 40)]
+
+def fields(line: str) -> tuple[str | None, ...]:
+    """One line back to its values (None for NULL): for readers of the plan, not the loader."""
+    return tuple(None if v == NULL else v for v in line[:-1].split("\t"))
+
+
+# Days as text from FIRST_DAY (before the window: when partners and guests joined) to past
+# its end; timestamps are formatted from tables: they are in nearly every row.
+FIRST_DAY = -1600
+_DAYS = [(START + timedelta(days=i)).isoformat() for i in range(FIRST_DAY, WINDOW + 40)]
+_CLOCK = [f" {m // 60:02d}:{m % 60:02d}:00+00" for m in range(24 * 60)]
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+# Two characters of a booking code per 10 bits: four lookups instead of eight.
+_CODE_PAIRS = [CODE_ALPHABET[v & 31] + CODE_ALPHABET[v >> 5] for v in range(1024)]
+
+
+def day_month(index: int) -> int:
+    return int(_DAYS[index - FIRST_DAY][5:7])
 
 
 def day(index: int) -> str:
-    return _DAYS[index]
-
-
-_CLOCK = [f" {m // 60:02d}:{m % 60:02d}:00+00" for m in range(24 * 60)]
+    return _DAYS[index - FIRST_DAY]
 
 
 def stamp(index: int, minute: int) -> str:
-    """A timestamptz on day `index` (may be negative: before the window) at minute of day
-    (formatted from tables: it is called for nearly every row)."""
-    text = _DAYS[index] if index >= 0 else (START + timedelta(days=index)).isoformat()
-    return text + _CLOCK[minute]
+    """A timestamptz on day `index` (negative: before the window) at minute of day."""
+    return _DAYS[index - FIRST_DAY] + _CLOCK[minute]
 
 
 def money(cents: int) -> str:
@@ -188,7 +203,8 @@ def booking_code(booking_id: int) -> str:
     """8 characters of the database's alphabet from a bijection of the id: unique among
     seeded bookings (no retry needed) and the same for the same id on every run."""
     x = (booking_id * 0x9E3779B97F + 0x5DEECE66D) % (1 << 40)
-    return "".join(CODE_ALPHABET[(x >> (5 * i)) & 31] for i in range(8))
+    pairs = _CODE_PAIRS
+    return pairs[x & 1023] + pairs[(x >> 10) & 1023] + pairs[(x >> 20) & 1023] + pairs[x >> 30]
 
 
 def zipf_weights(n: int, s: float) -> list[float]:
@@ -234,15 +250,15 @@ class Planner:
     def partners(self) -> Iterator[Batch]:
         rng, p = self.rng("partners"), self.pools
         base = self.offsets.of("partners")
-        rows: Rows = []
+        rows: Lines = []
         for i in range(self.counts.partners):
             pid = base + i + 1
             login = f"{rng.choice(p.usernames)}.p{pid}"
-            rows.append((
-                pid, rng.choice(self.refs.partner_types), rng.choice(p.companies), login,
-                f"{login}@{rng.choice(p.email_domains)}", rng.choice(p.phones),
-                self._hash(rng), stamp(-rng.randint(400, 1500), rng.randint(0, 1439)),
-            ))  # fmt: skip
+            rows.append(
+                f"{pid}\t{rng.choice(self.refs.partner_types)}\t{rng.choice(p.companies)}\t"
+                f"{login}\t{login}@{rng.choice(p.email_domains)}\t{rng.choice(p.phones)}\t"
+                f"{self._hash(rng)}\t{stamp(-rng.randint(400, 1500), rng.randint(0, 1439))}\n"
+            )
         yield "partners", rows
 
     def hotels(self) -> Iterator[Batch]:
@@ -257,30 +273,30 @@ class Planner:
         self.hotel_pop = [
             (2.0 if city < 5 else 1.0) * rng.lognormvariate(0, 0.5) for city in self.hotel_city
         ]
-        rows: Rows = []
+        rows: Lines = []
         for i in range(n):
             hid, city = self.hotel_ids[i], p.cities[self.hotel_city[i]]
             name = f"{rng.choice(self.kinds)} «{rng.choice(p.male_last)}»"
-            slug = f"hotel{hid}"
-            rows.append((
-                hid, partner_base + rng.randint(1, self.counts.partners), name,
-                f"{city}, {rng.choice(p.streets)}", city, rng.choice(p.phones),
-                f"{slug}@{rng.choice(p.email_domains)}",
-                " ".join(rng.sample(p.sentences, 2)), self.hotel_stars[i], None,
-                stamp(-rng.randint(100, 1200), rng.randint(0, 1439)),
-            ))  # fmt: skip
+            rows.append(
+                f"{hid}\t{partner_base + rng.randint(1, self.counts.partners)}\t{name}\t"
+                f"{city}, {rng.choice(p.streets)}\t{city}\t{rng.choice(p.phones)}\t"
+                f"hotel{hid}@{rng.choice(p.email_domains)}\t"
+                f"{' '.join(rng.sample(p.sentences, 2))}\t{self.hotel_stars[i]}\t{NULL}\t"
+                f"{stamp(-rng.randint(100, 1200), rng.randint(0, 1439))}\n"
+            )
         yield "hotels", rows
-        links: Rows = []
+        links: Lines = []
         for i in range(n):
             k = min(len(self.refs.amenities), 2 + self.hotel_stars[i] + rng.randint(0, 3))
-            links.extend((self.hotel_ids[i], a) for a in sorted(rng.sample(self.refs.amenities, k)))
+            hid = self.hotel_ids[i]
+            links.extend(f"{hid}\t{a}\n" for a in sorted(rng.sample(self.refs.amenities, k)))
         yield "hotel_amenities", links
 
     def services(self) -> Iterator[Batch]:
         rng = self.rng("services")
         sid = self.offsets.of("services")
         self.hotel_services: list[list[tuple[int, int]]] = []
-        rows: Rows = []
+        rows: Lines = []
         for i, hotel in enumerate(self.hotel_ids):
             offered = []
             factor = 0.6 + 0.2 * self.hotel_stars[i]
@@ -288,8 +304,8 @@ class Planner:
                 sid += 1
                 cents = int(units * factor) * 100
                 offered.append((sid, cents))
-                rows.append((sid, hotel, name, description, money(cents), "t",
-                             stamp(-rng.randint(30, 90), rng.randint(0, 1439))))  # fmt: skip
+                at = stamp(-rng.randint(30, 90), rng.randint(0, 1439))
+                rows.append(f"{sid}\t{hotel}\t{name}\t{description}\t{money(cents)}\tt\t{at}\n")
             self.hotel_services.append(offered)
         yield "services", rows
 
@@ -302,9 +318,9 @@ class Planner:
             per_hotel[h] += 1
         rid, rate_id = self.offsets.of("rooms"), self.offsets.of("room_rates")
         self.rooms_list: list[_Room] = []
-        rooms: Rows = []
-        facilities: Rows = []
-        rates: Rows = []
+        rooms: Lines = []
+        facilities: Lines = []
+        rates: Lines = []
         summer = [(date(y, 6, 1), date(y, 9, 1)) for y in (TODAY.year - 2, TODAY.year - 1,
                                                             TODAY.year)]  # fmt: skip
         for h in range(n_hotels):
@@ -320,28 +336,22 @@ class Planner:
                 kind, capacity, factor = ROOM_TYPES[t]
                 cents = int(base_price * factor) * 100
                 maintenance = rng.random() < 0.02
-                rooms.append((
-                    rid, self.hotel_ids[h], str(100 * (1 + k // 20) + k % 20 + 1), kind,
-                    capacity, money(cents), "maintenance" if maintenance else "available",
-                    stamp(-rng.randint(30, 700), rng.randint(0, 1439)),
-                ))  # fmt: skip
+                rooms.append(
+                    f"{rid}\t{self.hotel_ids[h]}\t{100 * (1 + k // 20) + k % 20 + 1}\t{kind}\t"
+                    f"{capacity}\t{money(cents)}\t"
+                    f"{'maintenance' if maintenance else 'available'}\t"
+                    f"{stamp(-rng.randint(30, 700), rng.randint(0, 1439))}\n"
+                )
                 chosen = rng.sample(self.refs.facilities, rng.randint(2, 6))
-                facilities.extend((rid, f) for f in sorted(chosen))
+                facilities.extend(f"{rid}\t{f}\n" for f in sorted(chosen))
                 room_rates: list[tuple[int, int, int]] = []
                 if rng.random() < 0.25:  # high-season prices
                     for starts, ends in summer:
                         rate_id += 1
                         price = cents * 5 // 4
                         rates.append(
-                            (
-                                rate_id,
-                                rid,
-                                "seasonal",
-                                f"Summer {starts.year}",
-                                starts.isoformat(),
-                                ends.isoformat(),
-                                money(price),
-                            )
+                            f"{rate_id}\t{rid}\tseasonal\tSummer {starts.year}\t"
+                            f"{starts.isoformat()}\t{ends.isoformat()}\t{money(price)}\n"
                         )
                         room_rates.append(((starts - START).days, (ends - START).days, price))
                 if rng.random() < 0.10:  # an autumn discount
@@ -350,15 +360,8 @@ class Planner:
                     rate_id += 1
                     price = cents * 85 // 100
                     rates.append(
-                        (
-                            rate_id,
-                            rid,
-                            "discount",
-                            "Early booking -15%",
-                            starts.isoformat(),
-                            ends.isoformat(),
-                            money(price),
-                        )
+                        f"{rate_id}\t{rid}\tdiscount\tEarly booking -15%\t"
+                        f"{starts.isoformat()}\t{ends.isoformat()}\t{money(price)}\n"
                     )
                     room_rates.append(((starts - START).days, (ends - START).days, price))
                 if not maintenance:
@@ -379,10 +382,10 @@ class Planner:
         self.user_ids = [base + i + 1 for i in range(n)]
         self.user_account: list[int] = [0] * n  # 0: not in the loyalty programme
         self.user_points: list[int] = [0] * n  # promo points a booking may still spend
-        users: Rows = []
-        methods: Rows = []
-        accounts: Rows = []
-        ledger: Rows = []
+        users: Lines = []
+        methods: Lines = []
+        accounts: Lines = []
+        ledger: Lines = []
         for i in range(n):
             if len(users) >= WORLD_CHUNK:
                 yield "users", users
@@ -397,25 +400,28 @@ class Planner:
                 first, last = rng.choice(p.female_first), rng.choice(p.female_last)
             login = f"{rng.choice(p.usernames)}{uid}"
             joined = -rng.randint(0, 1500)
-            users.append((
-                uid, first, last, f"{login}@{rng.choice(p.email_domains)}",
-                rng.choice(p.phones), login, self._hash(rng), stamp(joined, rng.randint(0, 1439)),
-            ))  # fmt: skip
+            users.append(
+                f"{uid}\t{first}\t{last}\t{login}@{rng.choice(p.email_domains)}\t"
+                f"{rng.choice(p.phones)}\t{login}\t{self._hash(rng)}\t"
+                f"{stamp(joined, rng.randint(0, 1439))}\n"
+            )
             if rng.random() < 0.6:
                 method_base += 1
                 method = rng.choice(self.refs.payment_methods)
                 details = f'{{"last4": "{rng.randint(0, 9999):04d}"}}'
-                methods.append((method_base, uid, method, details, "t",
-                                stamp(joined + 1, rng.randint(0, 1439))))  # fmt: skip
+                at = stamp(joined + 1, rng.randint(0, 1439))
+                methods.append(f"{method_base}\t{uid}\t{method}\t{details}\tt\t{at}\n")
             if rng.random() < 0.4:
                 account_base += 1
                 ledger_base += 1
                 self.user_account[i] = account_base
                 self.user_points[i] = WELCOME_POINTS
                 at = stamp(joined + 2, rng.randint(0, 1439))
-                accounts.append((account_base, uid, 0, at))
-                ledger.append((ledger_base, account_base, None, WELCOME_POINTS, "promo",
-                               "welcome bonus", at))  # fmt: skip
+                accounts.append(f"{account_base}\t{uid}\t0\t{at}\n")
+                ledger.append(
+                    f"{ledger_base}\t{account_base}\t{NULL}\t{WELCOME_POINTS}\tpromo\t"
+                    f"welcome bonus\t{at}\n"
+                )
         self.ledger_id = ledger_base
         # Frequent travellers: a few guests book much more often than most.
         weights = zipf_weights(n, 0.6)
@@ -453,29 +459,32 @@ class Planner:
         """Chunks of rooms with all their bookings, each chunk a list of batches."""
         rng = self.rng("bookings")
         counts = self.bookings_per_room(rng)
-        day_weights = [MONTH_WEIGHTS[(START + timedelta(days=d)).month - 1] for d in range(WINDOW)]
-        day_cum = list(accumulate(day_weights))
-        night_cum = list(accumulate(NIGHT_WEIGHTS))
+        # Integer weights as tables (each value repeated weight times): one random() and one
+        # index per draw, the same draw as bisecting the cumulative weights.
+        day_table = [d for d in range(WINDOW) for _ in range(MONTH_WEIGHTS[day_month(d) - 1])]
+        night_table = [n for n, w in zip(NIGHTS, NIGHT_WEIGHTS, strict=True) for _ in range(w)]
+        n_days, n_nights = len(day_table), len(night_table)
+        random = rng.random
         ids = {
             t: self.offsets.of(t)
             for t in ("bookings", "booking_status_history", "payments", "reviews")
         }
         n_users = len(self.user_ids)
-        out: dict[str, Rows] = {t: [] for t in CHUNK_TABLES}
+        out: dict[str, Lines] = {t: [] for t in CHUNK_TABLES}
         in_chunk = 0
         for room, k in zip(self.rooms_list, counts, strict=True):
             if k == 0 or n_users == 0:
                 continue
-            starts = sorted(bisect_right(day_cum, rng.random() * day_cum[-1]) for _ in range(k))
+            starts = sorted([day_table[int(random() * n_days)] for _ in range(k)])
             free_from = 0
             for start in starts:
                 check_in = max(start, free_from)
-                nights = NIGHTS[bisect_right(night_cum, rng.random() * night_cum[-1])]
+                nights = night_table[int(random() * n_nights)]
                 if check_in + nights > WINDOW:
                     break
                 free_from = check_in + nights
                 ids["bookings"] += 1
-                user = bisect_right(self.user_cum, rng.random() * self.user_cum[-1])
+                user = bisect_right(self.user_cum, random() * self.user_cum[-1])
                 self._booking(rng, out, ids, room, user, check_in, nights)
                 in_chunk += 1
             if in_chunk >= BOOKINGS_PER_CHUNK:
@@ -488,62 +497,72 @@ class Planner:
     def _booking(
         self,
         rng: random.Random,
-        out: dict[str, Rows],
+        out: dict[str, Lines],
         ids: dict[str, int],
         room: _Room,
         user: int,
         check_in: int,
         nights: int,
     ) -> None:
+        random = rng.random
         bid = ids["bookings"]
         check_out = check_in + nights
         stay = room.price * nights
-        if room.rates:  # per night the lowest rate covering it, else the base price
+        rates = [r for r in room.rates if r[0] < check_out and r[1] > check_in]
+        if rates:  # per night the lowest rate covering it, else the base price
             stay = sum(
-                min([c for f, e, c in room.rates if f <= n < e], default=room.price)
+                min([c for f, e, c in rates if f <= n < e], default=room.price)
                 for n in range(check_in, check_out)
             )
-        services = []
-        if rng.random() < 0.25:
+        # Draws are int(random() * n): a third of the cost of randint, choice and sample,
+        # which the generator's own output does not need (the bias is below 2**-40).
+        services: list[tuple[int, int]] = []
+        price = stay
+        if random() < 0.25:  # one or two of the hotel's services
             offered = self.hotel_services[room.hotel]
-            services = sorted(rng.sample(offered, min(len(offered), rng.randint(1, 2))))
-        price = stay + sum(c for _, c in services)
+            i = int(random() * len(offered))
+            services.append(offered[i])
+            if random() < 0.5 and len(offered) > 1:
+                j = int(random() * (len(offered) - 1))
+                services.append(offered[j + (j >= i)])
+                services.sort()
+            price += sum(c for _, c in services)
         points = 0
         account = self.user_account[user]
-        if account and self.user_points[user] > 0 and rng.random() < 0.3:
-            points = min(self.user_points[user], rng.randint(1, 5) * 100, price // 300)
+        if account and self.user_points[user] > 0 and random() < 0.3:
+            points = min(self.user_points[user], (1 + int(random() * 5)) * 100, price // 300)
             self.user_points[user] -= points
         total = price - points * 100
-        guests = room.capacity if rng.random() < 0.45 else rng.randint(1, room.capacity)
+        guests = room.capacity if random() < 0.45 else 1 + int(random() * room.capacity)
         option = PAYMENT_OPTIONS[
-            0 if (r := rng.random()) < 0.55 else 1 if r < 0.8 else 2  # 55/25/20
+            0 if (r := random()) < 0.55 else 1 if r < 0.8 else 2  # 55/25/20
         ]
-        created = min(check_in - rng.choice((0, 1, 3, 7, 14, 30, 45, 60, 90)), TODAY_INDEX)
-        minute = rng.randint(420, 780 if created == check_in else 1380)
+        created = min(check_in - LEAD_DAYS[int(random() * len(LEAD_DAYS))], TODAY_INDEX)
+        minute = 420 + int(random() * (361 if created == check_in else 961))  # 7:00-13:00/23:00
         # What happened to it, as of TODAY.
         if check_out <= TODAY_INDEX:
-            path = "completed" if rng.random() < 0.88 else "cancelled"
+            path = "completed" if random() < 0.88 else "cancelled"
         elif check_in <= TODAY_INDEX:
             path = "checked_in"
         else:
-            r = rng.random()
+            r = random()
             path = "pending" if r < 0.25 else "confirmed" if r < 0.85 else "cancelled"
         events: list[tuple[int, int, str]] = [(created, minute, "pending")]
-        if path != "pending" and not (path == "cancelled" and rng.random() < 0.4):
+        if path != "pending" and not (path == "cancelled" and random() < 0.4):
             events.append((created, min(minute + 5, 1439), "confirmed"))
         if path in ("checked_in", "completed"):
             events.append((check_in, 840, "checked_in"))
         if path == "completed":
             events.append((check_out, 720, "completed"))
         if path == "cancelled":
-            when = min(created + rng.randint(0, max(0, check_in - created)), TODAY_INDEX)
+            when = min(created + int(random() * (max(0, check_in - created) + 1)), TODAY_INDEX)
             events.append((when, min(minute + 60, 1439) if when == created else 600, "cancelled"))
-        status = events[-1][2]
+        last_day, last_minute, status = events[-1]
         # Payments: at booking time for full/partial, the rest (or everything) at check-in.
         method = self.refs.payment_methods[bid % len(self.refs.payment_methods)]
         payments: list[tuple[int, int, int, str]] = []  # (day, minute, cents, status)
         if status != "cancelled" and status != "pending" and option != "on_arrival":
-            if rng.random() < 0.05:
+            if random() < 0.05:
                 payments.append((created, minute + 1, total, "failed"))
             first = total if option == "full" else max(1, total * 3 // 10)
             payments.append((created, minute + 2, first, "completed"))
@@ -551,54 +570,65 @@ class Planner:
                 payments.append((check_in, 845, total - first, "completed"))
         elif option == "on_arrival" and status in ("checked_in", "completed"):
             payments.append((check_in, 845, total, "completed"))
-        if status == "pending" and rng.random() < 0.1:
+        if status == "pending" and random() < 0.1:
             payments.append((created, minute + 1, total, "failed"))
         paid = 0
         code = booking_code(bid)
+        booked_at = stamp(created, minute)
         if points:  # spent when the booking is inserted
-            self._ledger(out, account, bid, -points, "spend", f"booking {code}",
-                         stamp(created, minute))  # fmt: skip
-        for pday, pminute, cents, pstatus in payments:
-            ids["payments"] += 1
-            out["payments"].append((ids["payments"], bid, method, money(cents), pstatus,
-                                    stamp(pday, pminute)))  # fmt: skip
-            if pstatus == "completed":
-                paid += cents
-                if paid == total and account and total > 0:
-                    earned = total * self.earn_centipercent // 1_000_000
-                    if earned > 0:
-                        self._ledger(out, account, bid, earned, "earn", f"paid booking {code}",
-                                     stamp(pday, pminute))  # fmt: skip
+            self._ledger(out, account, bid, -points, "spend", f"booking {code}", booked_at)
+        if payments:
+            lines = out["payments"]
+            pid = ids["payments"]
+            for pday, pminute, cents, pstatus in payments:
+                pid += 1
+                at = stamp(pday, pminute)
+                lines.append(f"{pid}\t{bid}\t{method}\t{money(cents)}\t{pstatus}\t{at}\n")
+                if pstatus == "completed":
+                    paid += cents
+                    if paid == total and account and total > 0:
+                        earned = total * self.earn_centipercent // 1_000_000
+                        if earned > 0:
+                            self._ledger(out, account, bid, earned, "earn", f"paid booking {code}",
+                                         at)  # fmt: skip
+            ids["payments"] = pid
         paid_state = "paid" if paid >= total else "unpaid" if paid == 0 else "partially_paid"
+        changed_at = stamp(last_day, last_minute)
         if status == "cancelled" and points:
             self._ledger(out, account, bid, points, "return", f"cancelled booking {code}",
-                         stamp(events[-1][0], events[-1][1]))  # fmt: skip
-        old = None
+                         changed_at)  # fmt: skip
+        lines = out["booking_status_history"]
+        hid = ids["booking_status_history"]
+        old = NULL
         for eday, eminute, new in events:
-            ids["booking_status_history"] += 1
-            out["booking_status_history"].append(
-                (ids["booking_status_history"], bid, old, new, stamp(eday, eminute), SEEDED_BY)
-            )
+            hid += 1
+            lines.append(f"{hid}\t{bid}\t{old}\t{new}\t{stamp(eday, eminute)}\t{SEEDED_BY}\n")
             old = new
-        out["bookings"].append((
-            bid, code, self.user_ids[user], room.id, day(check_in), day(check_out), guests,
-            status, option, paid_state, money(total), points,
-            stamp(events[-1][0], events[-1][1]), stamp(created, minute), None,
-        ))  # fmt: skip
-        out["booking_services"].extend((bid, sid, 1, money(cents)) for sid, cents in services)
-        if status == "completed" and rng.random() < 0.35:
+        ids["booking_status_history"] = hid
+        out["bookings"].append(
+            f"{bid}\t{code}\t{self.user_ids[user]}\t{room.id}\t{day(check_in)}\t"
+            f"{day(check_out)}\t{guests}\t{status}\t{option}\t{paid_state}\t{money(total)}\t"
+            f"{points}\t{changed_at}\t{booked_at}\t{NULL}\n"
+        )
+        if services:
+            out["booking_services"].extend(
+                f"{bid}\t{sid}\t1\t{money(cents)}\n" for sid, cents in services
+            )
+        if status == "completed" and random() < 0.35:
             ids["reviews"] += 1
             quality = 2.4 + 0.45 * self.hotel_stars[room.hotel]
             rating = max(1, min(5, round(rng.gauss(quality, 0.9))))
-            comment = rng.choice(self.pools.sentences) if rng.random() < 0.6 else None
-            when = min(check_out + rng.randint(0, 10), TODAY_INDEX)
-            out["reviews"].append((ids["reviews"], bid, self.user_ids[user],
-                                   self.hotel_ids[room.hotel], rating, comment, None,
-                                   stamp(when, 1200)))  # fmt: skip
+            sentences = self.pools.sentences
+            comment = sentences[int(random() * len(sentences))] if random() < 0.6 else NULL
+            when = min(check_out + int(random() * 11), TODAY_INDEX)
+            out["reviews"].append(
+                f"{ids['reviews']}\t{bid}\t{self.user_ids[user]}\t{self.hotel_ids[room.hotel]}\t"
+                f"{rating}\t{comment}\t{NULL}\t{stamp(when, 1200)}\n"
+            )
 
     def _ledger(
         self,
-        out: dict[str, Rows],
+        out: dict[str, Lines],
         account: int,
         booking: int,
         amount: int,
@@ -608,7 +638,7 @@ class Planner:
     ) -> None:
         self.ledger_id += 1
         out["bonus_transactions"].append(
-            (self.ledger_id, account, booking, amount, kind, description, at)
+            f"{self.ledger_id}\t{account}\t{booking}\t{amount}\t{kind}\t{description}\t{at}\n"
         )
 
 

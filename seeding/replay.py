@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 from hotel_models import Payment, metadata
 from hotel_models import operations as ops
 from hotel_models.enums import BookingStatus, PaymentStatus
-from seeding.plan import CHUNK_TABLES, COLUMNS, Planner, Rows, generate
+from seeding.plan import CHUNK_TABLES, COLUMNS, Planner, fields, generate
+
+Rows = list[tuple[str | None, ...]]
 
 WORLD_TABLES = ("partners", "hotels", "hotel_amenities", "services", "rooms",
                 "room_facilities", "room_rates", "users", "user_payment_methods",
@@ -39,8 +41,10 @@ def _typed(table: Table, row: dict[str, object]) -> dict[str, object]:
     out: dict[str, object] = {}
     for name, value in row.items():
         kind = table.c[name].type.python_type
-        if value is None or isinstance(value, int):
+        if value is None:
             out[name] = value
+        elif kind is int:
+            out[name] = int(str(value))
         elif kind is Decimal:
             out[name] = Decimal(str(value))
         elif kind is date:
@@ -60,9 +64,10 @@ def replay(connection: Connection, planner: Planner) -> None:
     """Write the planner's world through the service's paths (the caller commits)."""
     session = Session(bind=connection)
     bookings: dict[str, Rows] = defaultdict(list)
-    for table, rows in generate(planner):
-        if not rows:
+    for table, lines in generate(planner):
+        if not lines:
             continue
+        rows = [fields(line) for line in lines]
         if table in CHUNK_TABLES and not (table == "bonus_transactions" and _promo(rows)):
             bookings[table].extend(rows)
             continue
@@ -111,7 +116,7 @@ def _replay_bookings(session: Session, planned: dict[str, Rows]) -> None:
             bonus_points=int(str(points)),
             payment_option=str(option),
         )
-        if booking.id != bid or booking.total_price != Decimal(str(total)):
+        if booking.id != int(str(bid)) or booking.total_price != Decimal(str(total)):
             raise AssertionError(
                 f"booking {bid}: the service made id {booking.id} at {booking.total_price}, "
                 f"the plan says {total}"
