@@ -83,6 +83,9 @@ class ComposeCluster(LocalCluster):
                 self.env["HOTEL_CLUSTER_SUPERUSER_PASSWORD"],
                 self.env["HOTEL_CLUSTER_REPLICATION_PASSWORD"],
                 self.env["HOTEL_CLUSTER_REST_PASSWORD"],
+                self.env["HOTEL_CLUSTER_REWIND_PASSWORD"],
+                self.env["HOTEL_CLUSTER_ETCD_PASSWORD"],
+                self.env.get("HOTEL_CLUSTER_ETCD_ROOT_PASSWORD", ""),
             )
         except KeyError as exc:
             raise HotelError(f"{self.env_file} does not set {exc.args[0]}") from None

@@ -118,7 +118,8 @@ class LocalMonitor:
             if name not in running:
                 dsn = node_conninfo(node.host, node.pg_port, password, "postgres")
                 argv = [pg_exporter, f"--web.listen-address={exporter.address}", "--log.level=warn"]
-                self.cluster.spawn(name, argv, {"DATA_SOURCE_NAME": dsn + " sslmode=disable"})
+                tls = f" sslmode=verify-full sslrootcert={self.cluster.ca_file}"
+                self.cluster.spawn(name, argv, {"DATA_SOURCE_NAME": dsn + tls})
         python, env = server_python()
         module = [python, "-m", "deploy", "monitor"]
         if DB_EXPORTER not in running:
@@ -126,7 +127,14 @@ class LocalMonitor:
             argv += ["--port", str(mon.db_exporter.port)]
             for node in topo.nodes:
                 argv += ["--node", f"{node.name}={node.host}:{node.pg_port}"]
-            env = {**env, "HOTEL_DATABASE_URL": self._url(), "HOTEL_MONITOR_PASSWORD": password}
+            # As hotel_monitor through HAProxy; libpq verifies every node (PGSSLMODE) too.
+            env = {
+                **env,
+                "HOTEL_DATABASE_URL": self.cluster.service_url(MONITOR_ROLE, password),
+                "HOTEL_MONITOR_PASSWORD": password,
+                "PGSSLMODE": "verify-full",
+                "PGSSLROOTCERT": str(self.cluster.ca_file),
+            }
             self.cluster.spawn(DB_EXPORTER, argv, env)
         absent = self._start_feeds(module, env, running)
         progress("starting Prometheus")
