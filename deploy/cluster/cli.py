@@ -269,7 +269,8 @@ def wait_primary(
             return False
 
     started = time.monotonic()
-    eventually(primary, timeout, f"a primary at {url.host}:{url.port}", interval=1)
+    where = f"{url.host}:{url.port}" if url.host else "the nodes' sockets"
+    eventually(primary, timeout, f"a primary at {where}", interval=1)
     console.print(f"[green]primary ready[/] after {time.monotonic() - started:.1f} s")
 
 

@@ -177,7 +177,7 @@ def test_compose_validates_offline(tmp_path: Path) -> None:
             "service_completed_successfully"
         )
     assert "hotel migrate head" in " ".join(services["migrate"]["command"])
-    long_running = set(services) - {"migrate", "seed", "load", "db_backup"}
+    long_running = set(services) - {"init", "migrate", "seed", "load", "db_backup"}
     assert all("healthcheck" in services[name] for name in long_running)
 
 
