@@ -40,6 +40,7 @@ from deploy.cluster import tls
 from deploy.cluster.etcd_auth import enable_auth
 from deploy.cluster.topology import (
     REST_USER,
+    SUPERUSER,
     Credentials,
     Node,
     Topology,
@@ -184,7 +185,9 @@ class LocalCluster:
     def node_url(self, node: Node, database: str = "postgres") -> str:
         """The superuser on one node, through its socket (pg_is_in_recovery(), drills)."""
         password = quote(self.credentials().superuser_password, safe="")
-        return f"postgresql://postgres:{password}@/{database}?host={node.home}&port={node.pg_port}"
+        return (
+            f"postgresql://{SUPERUSER}:{password}@/{database}?host={node.home}&port={node.pg_port}"
+        )
 
     def service_url(
         self,
