@@ -75,6 +75,14 @@ class Started:
     url: str
     secret: Path  # where the superuser password lives
     offset: int  # the local stack's port offset (0 for the embedded server)
+    ca_file: Path | None = None  # the HA stack's CA: clients verify its servers with it
+
+    def login(self, role: str, password: str) -> str:
+        """A login's DSN: the HA stack's is through HAProxy with TLS verified (the superuser's
+        goes through the nodes' sockets), the embedded server's the same as the superuser's."""
+        if self.ca_file is None:
+            return login_url(self.url, role, password)
+        return local_cluster().service_url(role, password)
 
 
 def _start_embedded() -> Started:
@@ -87,7 +95,9 @@ def _start_embedded() -> Started:
 
 def _start_ha() -> Started:
     cluster = cluster_up(offset=int(os.environ.get("HOTEL_CLUSTER_PORT_OFFSET", "0")))
-    return Started(cluster.primary_url(), cluster.root / "secrets.json", cluster.offset)
+    return Started(
+        cluster.primary_url(), cluster.root / "secrets.json", cluster.offset, cluster.ca_file
+    )
 
 
 def _publish_url(url: str) -> None:
@@ -130,9 +140,11 @@ def up(
         else:
             seeding_cli.seed(scale=seed_scale)
     where = Table(title="hotel up", show_header=False)
-    app_url = login_url(started.url, HOTEL_APP, get_settings().resolved_app_password() or "")
+    app_url = started.login(HOTEL_APP, get_settings().resolved_app_password() or "")
     where.add_row("database", f"{masked(started.url)} (password in {started.secret})")
     where.add_row("service (hotel_app)", f"{masked(app_url)} (password in {app_secret})")
+    if started.ca_file is not None:
+        where.add_row("CA certificate", f"{started.ca_file} (sslrootcert; sslmode=verify-full)")
     if ha:
         from deploy.backup.jobs import first_backup  # prometheus_client: not for every command
 
@@ -145,7 +157,7 @@ def up(
             where.add_row("backup", first_backup(context_from_settings()))
     if load:
         port = LOAD_METRICS_PORT + started.offset
-        where.add_row("load", f"{_start_load(started.url, port)}; metrics :{port}/metrics")
+        where.add_row("load", f"{_start_load(app_url, port)}; metrics :{port}/metrics")
     if monitor:
         where.add_row("Prometheus", monitor_up().prometheus_url)
     _print_status(started.url)
@@ -220,6 +232,9 @@ def _print_status(url: str) -> None:
     head = script_directory().get_current_head()
     table.add_row("revision", f"{current_revision(url) or 'empty'} (head {head})")
     table.add_row("tables", str(tables))
+    cluster = local_cluster()
+    if cluster.exists():
+        table.add_row("CA certificate", f"{cluster.ca_file} (the HA stack's; sslmode=verify-full)")
     console.print(table)
 
 

@@ -87,6 +87,12 @@ def server_user_kwargs() -> dict[str, Any]:
     return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
+def server_user_env() -> dict[str, str]:
+    """The server user's own HOME when we drop to it: libpq reads ~/.postgresql for client
+    certificates and fails on root's, which that user cannot read."""
+    return {"HOME": server_user().pw_dir} if runs_as_server_user() else {}
+
+
 def run_as_server_user(
     argv: list[str],
     env: dict[str, str] | None = None,
@@ -101,7 +107,7 @@ def run_as_server_user(
         check=False,
         cwd=cwd or "/",
         timeout=timeout,
-        env={**os.environ, "LC_ALL": "C.UTF-8", **(env or {})},
+        env={**os.environ, "LC_ALL": "C.UTF-8", **server_user_env(), **(env or {})},
         **server_user_kwargs(),
     )
 
@@ -184,7 +190,12 @@ def spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=cwd,
-            env={**os.environ, "LC_ALL": "C.UTF-8", **(env or {})},
+            env={
+                **os.environ,
+                "LC_ALL": "C.UTF-8",
+                **(server_user_env() if as_server_user else {}),
+                **(env or {}),
+            },
             start_new_session=True,
             **(server_user_kwargs() if as_server_user else {}),
         )

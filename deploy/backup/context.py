@@ -9,7 +9,6 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from psycopg.conninfo import conninfo_to_dict
 
@@ -17,10 +16,10 @@ from deploy.backup.settings import get_backup_settings
 from deploy.cluster.local import LocalCluster
 from deploy.cluster.topology import (
     STANZA,
-    SUPERUSER,
     Topology,
     compose_topology,
     pgbackrest_config,
+    superuser_url,
 )
 from deploy.process import chown_to_server_user, find_binary, run_as_server_user, safe_dir
 from hotel_models.errors import HotelError
@@ -70,16 +69,27 @@ class BackupContext:
 
     # -- connections --------------------------------------------------------------------------
 
-    def _url(self, port: int, database: str) -> str:
-        password = quote(self.superuser_password, safe="")
-        host = "127.0.0.1" if self.topology.target == "local" else self.topology.haproxy_host
-        return f"postgresql://{SUPERUSER}:{password}@{host}:{port}/{database}"
+    # The superuser is refused over TCP: the backup host reaches the nodes through their
+    # sockets (in compose, the node volumes it mounts), libpq finding the primary or a replica.
 
     def primary_url(self, database: str = DATABASE) -> str:
-        return self._url(self.topology.primary_port, database)
+        return superuser_url(
+            self.topology,
+            self.superuser_password,
+            database,
+            driver="postgresql",
+            homes=self.topology.backup_node_homes,
+        )
 
     def replica_url(self, database: str = DATABASE) -> str:
-        return self._url(self.topology.replica_port, database)
+        return superuser_url(
+            self.topology,
+            self.superuser_password,
+            database,
+            standby=True,
+            driver="postgresql",
+            homes=self.topology.backup_node_homes,
+        )
 
     # -- pgBackRest ---------------------------------------------------------------------------
 
@@ -159,6 +169,7 @@ def libpq_env(url: str) -> dict[str, str]:
         "PGUSER": str(params.get("user", "")),
         "PGPASSWORD": str(params.get("password", "")),
         "PGDATABASE": str(params.get("dbname", "")),
+        "PGTARGETSESSIONATTRS": str(params.get("target_session_attrs", "any")),
     }
 
 

@@ -11,7 +11,7 @@ import psycopg
 
 from deploy.cluster.topology import SUPERUSER
 from deploy.embedded import find_bin_dir
-from deploy.process import eventually, free_port, run_as_server_user
+from deploy.process import chown_to_server_user, eventually, free_port, run_as_server_user
 from hotel_models.errors import HotelError
 
 # A restored data directory carries the node's Patroni-written postgresql.conf: its port,
@@ -26,7 +26,11 @@ OVERRIDES = {
     "hot_standby": "on",
     "logging_collector": "off",
     "shared_buffers": "64MB",
+    "ssl": "off",  # the node's certificate paths need not exist where the copy runs
 }
+# The node's pg_hba refuses the superuser over TCP; the copy is a private one on loopback,
+# reached by whoever restored it (`hotel backup restore` prints its port).
+SCRATCH_HBA = "local all all scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\n"
 
 
 @dataclass
@@ -49,7 +53,7 @@ class ScratchInstance:
             **OVERRIDES,
             "port": str(self.port),
             "unix_socket_directories": str(self.data_dir),
-            "hba_file": str(self.data_dir / "pg_hba.conf"),
+            "hba_file": str(self.data_dir / "scratch_hba.conf"),
             "ident_file": str(self.data_dir / "pg_ident.conf"),
         }
         return " ".join(f"-c {key}='{value}'" for key, value in settings.items())
@@ -57,6 +61,9 @@ class ScratchInstance:
     def start(self, timeout: float = 600) -> None:
         """Start it and wait until recovery has reached its target and promoted."""
         self.port = self.port or free_port()
+        hba = self.data_dir / "scratch_hba.conf"
+        hba.write_text(SCRATCH_HBA)
+        chown_to_server_user(hba)
         pg_ctl = str(find_bin_dir() / "pg_ctl")
         argv = [pg_ctl, "-D", str(self.data_dir), "-l", str(self.log_file), "-o", self.options()]
         done = run_as_server_user([*argv, "-w", "-t", str(int(timeout)), "start"])

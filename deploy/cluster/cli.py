@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +20,10 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from deploy.backup.settings import get_backup_settings
+from deploy.cluster import tls
 from deploy.cluster.compose import ComposeCluster
 from deploy.cluster.drill import run_drill
+from deploy.cluster.etcd_auth import enable_auth
 from deploy.cluster.faults import FAULTS, run_fault
 from deploy.cluster.local import LocalCluster, exec_patroni, render_node_config
 from deploy.cluster.monitoring import LocalMonitor, compose_prometheus_yml
@@ -46,6 +49,8 @@ SECRET_VARS = {
     "superuser_password": "HOTEL_CLUSTER_SUPERUSER_PASSWORD",
     "replication_password": "HOTEL_CLUSTER_REPLICATION_PASSWORD",
     "rest_password": "HOTEL_CLUSTER_REST_PASSWORD",
+    "rewind_password": "HOTEL_CLUSTER_REWIND_PASSWORD",
+    "etcd_password": "HOTEL_CLUSTER_ETCD_PASSWORD",
 }
 
 
@@ -55,6 +60,10 @@ PurgeBackups = Annotated[
     bool, typer.Option(help="With --purge: delete the backup repository too (asks).")
 ]
 Yes = Annotated[bool, typer.Option("--yes", help="Do not ask (--purge-backups).")]
+
+
+def masked(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def local_cluster() -> LocalCluster:
@@ -88,6 +97,10 @@ def up(
         f"127.0.0.1:{topo.replica_port}, stats http://127.0.0.1:{topo.stats_port}/ (user stats, "
         f"password in {cluster.stats_password_file}) "
         f"(state {cluster.root}, {cluster.up_seconds:.1f} s)"
+    )
+    console.print(
+        f"TLS: clients verify the servers with sslmode=verify-full sslrootcert={cluster.ca_file}; "
+        f"the superuser connects through the nodes' sockets only: {masked(cluster.primary_url())}"
     )
     _status_table(cluster)
 
@@ -198,15 +211,41 @@ def node(
         topo, creds = cluster.topology, cluster.credentials()
     else:
         topo = compose_topology()
-        missing = [var for var in SECRET_VARS.values() if not os.environ.get(var)]
-        if missing:
-            raise HotelError(f"set {', '.join(missing)} (compose reads them from .env)")
-        creds = Credentials(**{f: os.environ[v] for f, v in SECRET_VARS.items()})
+        creds = compose_credentials()
     target = config or Path(topo.node(name).home) / "patroni.yml"
     # The encrypted repo2, when configured where the node starts (the local stack's env).
     render_node_config(topo, name, creds, target, get_backup_settings().repo2_options())
     sys.stdout.flush()
     exec_patroni(target)
+
+
+COMPOSE_CA_DIR = Path("/var/lib/hotel-ca")  # volume `tls-ca`: only the `init` one-shot mounts it
+
+
+@cluster_app.command()
+def init() -> None:
+    """Compose's one-shot before the nodes start: the stack's CA and each node's certificate
+    (first start; written into the nodes' volumes), the CA certificate for clients (volume
+    `tls`), and etcd's authentication (root and Patroni's user)."""
+    topo = compose_topology()
+    creds = compose_credentials()
+    root_password = os.environ.get("HOTEL_CLUSTER_ETCD_ROOT_PASSWORD")
+    if not root_password:
+        raise HotelError("set HOTEL_CLUSTER_ETCD_ROOT_PASSWORD (compose reads it from .env)")
+    ca = tls.provision(topo, COMPOSE_CA_DIR)
+    public = Path(topo.ca_file)
+    public.write_bytes(ca.read_bytes())
+    public.chmod(0o644)
+    console.print(f"[green]TLS[/]: CA certificate {public} (volume tls)")
+    enabled = enable_auth(topo, replace(creds, etcd_root_password=root_password))
+    console.print(f"[green]etcd[/]: auth {'enabled' if enabled else 'was already on'}")
+
+
+def compose_credentials() -> Credentials:
+    missing = [var for var in SECRET_VARS.values() if not os.environ.get(var)]
+    if missing:
+        raise HotelError(f"set {', '.join(missing)} (compose reads them from .env)")
+    return Credentials(**{f: os.environ[v] for f, v in SECRET_VARS.items()})
 
 
 @cluster_app.command("wait-primary")
@@ -229,7 +268,8 @@ def wait_primary(
             return False
 
     started = time.monotonic()
-    eventually(primary, timeout, f"a primary at {url.host}:{url.port}", interval=1)
+    where = f"{url.host}:{url.port}" if url.host else "the nodes' sockets"
+    eventually(primary, timeout, f"a primary at {where}", interval=1)
     console.print(f"[green]primary ready[/] after {time.monotonic() - started:.1f} s")
 
 

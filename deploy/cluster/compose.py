@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from dotenv import dotenv_values
 
 from deploy.cluster.local import LocalCluster, http
 from deploy.cluster.topology import (
+    COMPOSE_TLS_DIR,
     REST_USER,
     STATS_PASSWORD_VAR,
     STATS_USER,
@@ -29,12 +30,14 @@ from deploy.cluster.topology import (
     Credentials,
     Topology,
     compose_topology,
+    tls_url,
 )
 from deploy.process import eventually
 from hotel_models.errors import HotelError
 
 COMPOSE_DIR = Path(__file__).resolve().parent
 DATABASE = "hotel"
+DRILL_LOGIN = "hotel_drill"
 # Host ports when the env file leaves them out (docker-compose.yml's defaults).
 DEFAULT_PORTS = {
     "HOTEL_PRIMARY_PORT": 5000,
@@ -48,13 +51,21 @@ DEFAULT_PORTS = {
 Done = subprocess.CompletedProcess[str]
 
 
-def docker(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> Done:
+def docker(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None, stdin: str | None = None
+) -> Done:
     binary = shutil.which("docker")
     if binary is None:
         raise HotelError("docker not found: apt-get install docker.io")
     try:
         return subprocess.run(
-            [binary, *args], capture_output=True, text=True, check=False, timeout=timeout, env=env
+            [binary, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env=env,
+            input=stdin,
         )
     except subprocess.TimeoutExpired:
         raise HotelError(f"docker {args[0]} did not answer within {timeout:.0f} s") from None
@@ -67,6 +78,7 @@ class ComposeCluster(LocalCluster):
     env_file: Path = COMPOSE_DIR / ".env"
     project: str = "hotel"  # deploy/compose/compose.sh's default
     _containers: dict[str, str] = field(default_factory=dict)
+    _drill_ready: bool = False
 
     @classmethod
     def open(cls, env_file: Path, project: str) -> ComposeCluster:
@@ -94,6 +106,9 @@ class ComposeCluster(LocalCluster):
                 self.env["HOTEL_CLUSTER_SUPERUSER_PASSWORD"],
                 self.env["HOTEL_CLUSTER_REPLICATION_PASSWORD"],
                 self.env["HOTEL_CLUSTER_REST_PASSWORD"],
+                self.env["HOTEL_CLUSTER_REWIND_PASSWORD"],
+                self.env["HOTEL_CLUSTER_ETCD_PASSWORD"],
+                self.env.get("HOTEL_CLUSTER_ETCD_ROOT_PASSWORD", ""),
             )
         except KeyError as exc:
             raise HotelError(f"{self.env_file} does not set {exc.args[0]}") from None
@@ -103,15 +118,76 @@ class ComposeCluster(LocalCluster):
             raise HotelError(f"{self.env_file} does not set {STATS_PASSWORD_VAR}")
         return STATS_USER, self.env[STATS_PASSWORD_VAR]
 
+    @property
+    def ca_file(self) -> Path:
+        """The stack's CA certificate beside the env file (compose.sh up copies it there from
+        the `tls` volume; copied now when missing)."""
+        target = self.env_file.parent / "ca.crt"
+        if not target.is_file():
+            done = docker("cp", f"{self.container('init')}:{COMPOSE_TLS_DIR}/ca.crt", str(target))
+            if done.returncode != 0:
+                raise HotelError(
+                    f"could not copy the stack's CA certificate: {done.stderr.strip()}"
+                )
+        return target
+
+    def service_url(
+        self,
+        user: str,
+        password: str,
+        database: str = DATABASE,
+        replica: bool = False,
+        driver: str = "postgresql+psycopg",
+    ) -> str:
+        """A login through the published HAProxy ports, TLS verified against the stack's CA."""
+        port = self.port("HOTEL_REPLICA_PORT" if replica else "HOTEL_PRIMARY_PORT")
+        return tls_url("127.0.0.1", port, user, password, database, str(self.ca_file), driver)
+
     def primary_url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
-        password = quote(self.credentials().superuser_password, safe="")
-        port = self.port("HOTEL_PRIMARY_PORT")
-        return f"{driver}://{SUPERUSER}:{password}@127.0.0.1:{port}/{database}"
+        """What the drill writes with from the host: the superuser is refused over TCP, so a
+        login of the drill's own (CREATE in the public schema of `postgres`, nothing else),
+        through HAProxy like any client."""
+        return self.service_url(DRILL_LOGIN, self._drill_login(), database, driver=driver)
 
     def replica_url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
-        return self.primary_url(database, driver).replace(
-            f":{self.port('HOTEL_PRIMARY_PORT')}/", f":{self.port('HOTEL_REPLICA_PORT')}/"
-        )
+        return self.service_url(DRILL_LOGIN, self._drill_login(), database, True, driver)
+
+    @cached_property
+    def _drill_password(self) -> str:
+        return secrets.token_urlsafe(24)
+
+    def _drill_login(self) -> str:
+        password = self._drill_password
+        if not self._drill_ready:
+            self.sql(  # the password must not reach pg_stat_statements
+                "SET pg_stat_statements.track_utility = off;\n"
+                f"DO $$ BEGIN IF to_regrole('{DRILL_LOGIN}') IS NULL THEN "
+                f"CREATE ROLE {DRILL_LOGIN} LOGIN; END IF; END $$;\n"
+                f"ALTER ROLE {DRILL_LOGIN} PASSWORD '{password}';\n"
+                f"GRANT CREATE ON SCHEMA public TO {DRILL_LOGIN};",
+                database="postgres",
+            )
+            self._drill_ready = True
+        return password
+
+    def sql(self, query: str, database: str = DATABASE) -> list[list[str]]:
+        """Run SQL as the superuser on the leader, through its socket (`docker exec`; the SQL
+        on stdin, so no secret shows in a process list); rows of text fields."""
+        leader = self.leader()
+        if leader is None:
+            raise HotelError("no leader: is the stack up?")
+        node = self.topology.node(leader)
+        done = docker(
+            "exec", "-i", self.container(node.name),
+            "sh", "-c",
+            'PGPASSWORD="$HOTEL_CLUSTER_SUPERUSER_PASSWORD" psql -XAtq -v ON_ERROR_STOP=1 '
+            '-h "$1" -p "$2" -U "$3" -d "$4"',
+            "sh", node.home, str(node.pg_port), SUPERUSER, database,
+            stdin=query, timeout=120,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise HotelError(f"psql on {leader} failed: {done.stderr.strip()}")
+        return [line.split("|") for line in done.stdout.splitlines() if line]
 
     # -- containers -------------------------------------------------------------------------
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import hashlib
 import io
 import json
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -33,6 +35,8 @@ from urllib.parse import quote
 import psycopg
 import yaml
 
+from deploy.cluster import tls
+from deploy.cluster.etcd_auth import enable_auth
 from deploy.cluster.topology import (
     REPLICA_MAX_LAG_VAR,
     REST_USER,
@@ -47,6 +51,8 @@ from deploy.cluster.topology import (
     local_topology,
     patroni_config,
     pgbackrest_node_config,
+    superuser_url,
+    tls_url,
 )
 from deploy.embedded import create_database_if_missing, find_bin_dir
 from deploy.process import (
@@ -172,19 +178,41 @@ class LocalCluster:
             raise HotelError(f"no local cluster under {self.root}: run `hotel cluster up` first")
         return Credentials(**json.loads(read_secret(self._secrets)))
 
+    @property
+    def ca_file(self) -> Path:
+        """The stack's CA certificate: what clients verify the servers with (verify-full)."""
+        return Path(self.topology.ca_file)
+
     def primary_url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
-        password = quote(self.credentials().superuser_password, safe="")
-        port = self.topology.primary_port
-        return f"{driver}://{SUPERUSER}:{password}@127.0.0.1:{port}/{database}"
+        """The superuser's DSN (migrations, seeding, backups): the nodes' unix sockets, the
+        primary found by libpq. The superuser is refused over TCP."""
+        password = self.credentials().superuser_password
+        return superuser_url(self.topology, password, database, driver=driver)
 
     def replica_url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
-        return self.primary_url(database, driver).replace(
-            f":{self.topology.primary_port}/", f":{self.topology.replica_port}/"
-        )
+        password = self.credentials().superuser_password
+        return superuser_url(self.topology, password, database, standby=True, driver=driver)
 
     def node_url(self, node: Node, database: str = "postgres") -> str:
+        """The superuser on one node, through its socket (pg_is_in_recovery(), drills)."""
         password = quote(self.credentials().superuser_password, safe="")
-        return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{node.pg_port}/{database}"
+        return (
+            f"postgresql://{SUPERUSER}:{password}@/{database}?host={node.home}&port={node.pg_port}"
+        )
+
+    def service_url(
+        self,
+        user: str,
+        password: str,
+        database: str = DATABASE,
+        replica: bool = False,
+        driver: str = "postgresql+psycopg",
+    ) -> str:
+        """A login's DSN through HAProxy (primary or replica port), TLS verified against the
+        stack's CA: what the service, the load generator and the exporters use."""
+        topo = self.topology
+        port = topo.replica_port if replica else topo.primary_port
+        return tls_url("127.0.0.1", port, user, password, database, topo.ca_file, driver)
 
     def _prepare(self, offset: int, backup_repo: str | None = None) -> None:
         """First `up`: directories owned by the server user, port offset, random secrets.
@@ -201,12 +229,10 @@ class LocalCluster:
                 meta["backup_repo"] = backup_repo
             self._meta.write_text(json.dumps(meta))
         repo = safe_dir(Path(self.topology.backup_repo))
-        if not self._secrets.is_file():
-            fields = ("superuser_password", "replication_password", "rest_password")
-            generated = {f: secrets.token_urlsafe(24) for f in fields}
-            write_secret(self._secrets, json.dumps(generated))
+        self._ensure_secrets()
         if not self.stats_password_file.is_file():
             write_secret(self.stats_password_file, secrets.token_urlsafe(24))
+        tls.provision(self.topology, self.root / "tls")
         if runs_as_server_user():
             if not reachable_by_server_user(self.root):
                 raise HotelError(
@@ -214,6 +240,19 @@ class LocalCluster:
                     "choose HOTEL_STATE_DIR under a world-traversable path"
                 )
             chown_to_server_user(self.root, *self.root.iterdir(), repo)
+
+    def _ensure_secrets(self) -> None:
+        """Random secrets for every credential; a stack made before some existed gets the
+        missing ones (the file is rewritten, never reused with other content)."""
+        known: dict[str, str] = {}
+        if self._secrets.is_file():
+            known = json.loads(read_secret(self._secrets))
+        fields = [f.name for f in dataclasses.fields(Credentials)]
+        missing = [f for f in fields if not known.get(f)]
+        if missing:
+            known.update({f: secrets.token_urlsafe(24) for f in missing})
+            self._secrets.unlink(missing_ok=True)
+            write_secret(self._secrets, json.dumps(known))
 
     # -- processes ----------------------------------------------------------------------------
 
@@ -341,6 +380,7 @@ class LocalCluster:
         for member in topo.etcd:
             self.start_etcd(member.name)
         eventually(self.etcd_healthy, 30, "etcd x3 to be healthy")
+        enable_auth(topo, self.credentials())
         progress("starting Patroni x3")
         for node in topo.nodes:
             self.start_node(node.name)
@@ -569,6 +609,9 @@ def exec_patroni(config: Path) -> None:
         os.setgroups([])
         os.setgid(user.pw_gid)
         os.setuid(user.pw_uid)
+    # libpq looks for client certificates in ~/.postgresql: an inherited HOME (root's) is
+    # unreadable to the server user, and libpq fails on that rather than going without.
+    os.environ["HOME"] = pwd.getpwuid(os.getuid()).pw_dir
     # `python -m patroni` with this interpreter: the console script's shebang may name an
     # interpreter the server user cannot read (see server_python).
     os.execv(sys.executable, [sys.executable, "-m", "patroni", str(config)])  # noqa: S606

@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 from deploy.cluster.local import LocalCluster, http, server_python
 from deploy.cluster.topology import STATS_USER, Topology, compose_topology
@@ -124,7 +123,8 @@ class LocalMonitor:
             if name not in running:
                 dsn = node_conninfo(node.host, node.pg_port, password, "postgres")
                 argv = [pg_exporter, f"--web.listen-address={exporter.address}", "--log.level=warn"]
-                self.cluster.spawn(name, argv, {"DATA_SOURCE_NAME": dsn + " sslmode=disable"})
+                tls = f" sslmode=verify-full sslrootcert={self.cluster.ca_file}"
+                self.cluster.spawn(name, argv, {"DATA_SOURCE_NAME": dsn + tls})
         python, env = server_python()
         module = [python, "-m", "deploy", "monitor"]
         if DB_EXPORTER not in running:
@@ -132,12 +132,13 @@ class LocalMonitor:
             argv += ["--port", str(mon.db_exporter.port)]
             for node in topo.nodes:
                 argv += ["--node", f"{node.name}={node.host}:{node.pg_port}"]
-            # Business counts as hotel_monitor too (analytic's reads), never as the superuser.
-            url = make_url(self._url()).set(username=MONITOR_ROLE, password=password)
+            # As hotel_monitor through HAProxy; libpq verifies every node (PGSSLMODE) too.
             env = {
                 **env,
-                "HOTEL_DATABASE_URL": url.render_as_string(hide_password=False),
+                "HOTEL_DATABASE_URL": self.cluster.service_url(MONITOR_ROLE, password),
                 "HOTEL_MONITOR_PASSWORD": password,
+                "PGSSLMODE": "verify-full",
+                "PGSSLROOTCERT": str(self.cluster.ca_file),
             }
             self.cluster.spawn(DB_EXPORTER, argv, env)
         absent = self._start_feeds(module, env, running)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from hotel_models.errors import HotelError
 from monitor.role import MONITOR_CONNECTION_LIMIT
@@ -21,6 +22,9 @@ SCOPE = "hotel"
 SUPERUSER = "postgres"
 REPLICATION_USER = "replicator"
 REST_USER = "patroni"
+REWIND_USER = "rewinder"  # pg_rewind's login: the superuser never crosses the network
+ETCD_USER = "patroni"  # Patroni's etcd user: read-write on /service/ only
+ETCD_ROOT = "root"  # etcd's administrator: needed to turn auth on and to manage users
 PG15_BIN_DIR = "/usr/lib/postgresql/15/bin"
 STANZA = SCOPE  # the pgBackRest stanza: one per Patroni cluster
 STATS_USER = "stats"  # HAProxy's stats page and /metrics (password: STATS_PASSWORD_VAR)
@@ -38,6 +42,7 @@ REPLICA_MAX_LAG_VAR = "HOTEL_REPLICA_MAX_LAG"
 MAX_CONNECTIONS = 100
 SUPERUSER_RESERVED_CONNECTIONS = 3
 HAPROXY_SERVER_MAXCONN = MAX_CONNECTIONS - SUPERUSER_RESERVED_CONNECTIONS - MONITOR_CONNECTION_LIMIT
+COMPOSE_TLS_DIR = "/etc/hotel-tls"  # the CA certificate in compose (volume `tls`, read-only)
 
 # Patroni raises ttl below 20 to 20; it also requires loop_wait + 2 * retry_timeout <= ttl.
 # A short loop_wait lets replicas react quickly once the leader key expires; retry_timeout
@@ -149,6 +154,10 @@ class Topology:
     backup_repo: str = ""
     backup_home: str = ""
     backup_node_homes: tuple[str, ...] = ()
+    # TLS: names every node's certificate carries besides the node's own host (what clients
+    # dial: HAProxy's name, loopback), and where clients of the stack find the CA certificate.
+    server_names: tuple[str, ...] = ()
+    ca_file: str = ""
 
     def node(self, name: str) -> Node:
         for node in self.nodes:
@@ -177,6 +186,10 @@ class Credentials:
     superuser_password: str
     replication_password: str
     rest_password: str
+    rewind_password: str
+    etcd_password: str
+    # Only where etcd's auth is set up (the local stack's `up`, compose's `init` one-shot).
+    etcd_root_password: str = ""
 
 
 def local_topology(
@@ -210,6 +223,8 @@ def local_topology(
         backup_repo=backup_repo or str(root / "backup-repo"),
         backup_home=str(root / "backup"),
         backup_node_homes=tuple(str(root / f"pg{i}") for i in range(3)),
+        server_names=("localhost",),
+        ca_file=str(root / "tls" / "ca.crt"),
     )
 
 
@@ -236,6 +251,9 @@ def compose_topology() -> Topology:
         # pgBackRest insists the data directory it reads is the path the server reports, so
         # db_backup mounts each node's volume where that node has it.
         backup_node_homes=tuple(f"/var/lib/postgresql/pg{i}" for i in range(3)),
+        # In the network clients dial `haproxy` or a node; from the host, 127.0.0.1.
+        server_names=("haproxy", "localhost", "127.0.0.1"),
+        ca_file=f"{COMPOSE_TLS_DIR}/ca.crt",
     )
 
 
@@ -259,9 +277,27 @@ def etcd_environment(topo: Topology, member: EtcdMember) -> dict[str, str]:
     }
 
 
+def node_tls_dir(node: Node) -> str:
+    """Where a node keeps its certificate, key and the CA certificate (its own volume)."""
+    return f"{node.home}/tls"
+
+
+def node_server_names(topo: Topology, node: Node) -> tuple[str, ...]:
+    """Every name a client may dial to reach this node: its certificate's subjectAltNames."""
+    return (node.host, *topo.server_names)
+
+
 def patroni_config(topo: Topology, node: Node, creds: Credentials) -> dict[str, Any]:
-    """A node's patroni.yml as a dict (the caller dumps it as YAML, mode 0600)."""
+    """A node's patroni.yml as a dict (the caller dumps it as YAML, mode 0600).
+
+    TCP connections must use TLS (`hostssl`), and the superuser never comes in over TCP: it
+    is refused there first, so Patroni, migrations, seeding and backups reach it through the
+    nodes' unix sockets (`use_unix_socket`). Replication and pg_rewind connect to the leader
+    with their own users and verify its certificate against the stack's CA.
+    """
     hba_auth = "scram-sha-256"
+    tls = node_tls_dir(node)
+    verify = {"sslmode": "verify-full", "sslrootcert": f"{tls}/ca.crt"}
     return {
         "scope": SCOPE,
         "name": node.name,
@@ -271,11 +307,16 @@ def patroni_config(topo: Topology, node: Node, creds: Credentials) -> dict[str, 
             "connect_address": f"{node.host}:{node.rest_port}",
             "authentication": {"username": REST_USER, "password": creds.rest_password},
         },
-        "etcd3": {"hosts": [f"{m.host}:{m.client_port}" for m in topo.etcd]},
+        "etcd3": {
+            "hosts": [f"{m.host}:{m.client_port}" for m in topo.etcd],
+            "username": ETCD_USER,
+            "password": creds.etcd_password,
+        },
         "bootstrap": {"dcs": DCS, "initdb": INITDB},
         "postgresql": {
             "listen": f"{topo.listen_host}:{node.pg_port}",
             "connect_address": f"{node.host}:{node.pg_port}",
+            "use_unix_socket": True,
             "data_dir": node.data_dir,
             "bin_dir": topo.bin_dir,
             # An old leader whose pg_rewind fails is cloned afresh from the leader (its
@@ -287,22 +328,63 @@ def patroni_config(topo: Topology, node: Node, creds: Credentials) -> dict[str, 
                 "replication": {
                     "username": REPLICATION_USER,
                     "password": creds.replication_password,
+                    **verify,
                 },
+                "rewind": {"username": REWIND_USER, "password": creds.rewind_password, **verify},
             },
             "parameters": {
                 **PG_PARAMETERS,
                 "archive_command": archive_command(node),
                 "unix_socket_directories": node.home,
                 "log_directory": f"{node.home}/log",
+                "ssl": "on",
+                "ssl_cert_file": f"{tls}/server.crt",
+                "ssl_key_file": f"{tls}/server.key",
+                "ssl_min_protocol_version": "TLSv1.2",
             },
             "pg_hba": [
                 f"local all all {hba_auth}",
-                f"host all all {topo.client_cidr} {hba_auth}",
-                f"host replication {REPLICATION_USER} {topo.client_cidr} {hba_auth}",
+                f"hostssl replication {REPLICATION_USER} {topo.client_cidr} {hba_auth}",
+                f"host all {SUPERUSER} all reject",
+                f"hostssl all all {topo.client_cidr} {hba_auth}",
             ],
         },
         "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False},
     }
+
+
+def superuser_url(
+    topo: Topology,
+    password: str,
+    database: str,
+    *,
+    standby: bool = False,
+    driver: str = "postgresql+psycopg",
+    homes: tuple[str, ...] = (),
+) -> str:
+    """The superuser's DSN: the unix sockets of every node (it is refused over TCP), libpq
+    trying them in turn for the primary (or, with `standby`, a replica if one answers).
+    `homes`: the nodes' homes as the client sees them (the backup host's mounts)."""
+    hosts = ",".join(homes or tuple(n.home for n in topo.nodes))
+    ports = ",".join(str(n.pg_port) for n in topo.nodes)
+    attrs = "prefer-standby" if standby else "read-write"
+    secret = quote(password, safe="")
+    return (
+        f"{driver}://{SUPERUSER}:{secret}@/{database}"
+        f"?host={hosts}&port={ports}&target_session_attrs={attrs}"
+    )
+
+
+def tls_url(
+    host: str, port: int, user: str, password: str, database: str, ca_file: str,
+    driver: str = "postgresql+psycopg",
+) -> str:  # fmt: skip
+    """A DSN over TCP that verifies the server: TLS, the stack's CA, the name dialled."""
+    secret = quote(password, safe="")
+    return (
+        f"{driver}://{user}:{secret}@{host}:{port}/{database}"
+        f"?sslmode=verify-full&sslrootcert={quote(ca_file)}"
+    )
 
 
 def node_pgbackrest_conf_path(node: Node) -> str:

@@ -50,8 +50,13 @@ up)
   run up -d --quiet-pull $services
   echo "up in $(($(date +%s) - started)) s (project $COMPOSE_PROJECT_NAME, env $env_file)"
   addr=$(port HOTEL_PUBLISH_ADDRESS 127.0.0.1)
-  echo "primary    postgresql://USER:PASSWORD@$addr:$(port HOTEL_PRIMARY_PORT 5000)/hotel"
-  echo "replicas   postgresql://USER:PASSWORD@$addr:$(port HOTEL_REPLICA_PORT 5001)/hotel"
+  # The stack's CA certificate (volume tls), beside the env file: clients verify the servers.
+  ca=$(dirname "$env_file")/ca.crt
+  docker cp "$(run ps -q init)":/etc/hotel-tls/ca.crt "$ca"
+  tls="sslmode=verify-full&sslrootcert=$ca"
+  echo "primary    postgresql://USER:PASSWORD@$addr:$(port HOTEL_PRIMARY_PORT 5000)/hotel?$tls"
+  echo "replicas   postgresql://USER:PASSWORD@$addr:$(port HOTEL_REPLICA_PORT 5001)/hotel?$tls"
+  echo "CA         $ca (the superuser is refused over TCP: docker exec into a node for it)"
   echo "HAProxy    http://$addr:$(port HOTEL_STATS_PORT 7000)/"
   echo "Prometheus http://$addr:$(port HOTEL_PROMETHEUS_PORT 9090)/"
   echo "backups    http://$addr:$(port HOTEL_BACKUP_METRICS_PORT 9191)/metrics"

@@ -25,7 +25,7 @@ from deploy.cluster.topology import (
 )
 from tests.helpers import assert_one_line_error, run_hotel
 
-CREDS = Credentials("su", "repl", "rest")
+CREDS = Credentials("su", "repl", "rest", "rewind", "etcd")
 
 
 def parse_conf(text: str) -> dict[str, dict[str, str]]:

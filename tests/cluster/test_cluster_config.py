@@ -29,11 +29,14 @@ from deploy.cluster.topology import (
 )
 from tests.helpers import assert_one_line_error, run_hotel
 
-CREDS = Credentials("su-secret", "repl-secret", "rest-secret")
+CREDS = Credentials("su-secret", "repl-secret", "rest-secret", "rewind-secret", "etcd-secret")
 SECRETS_ENV = {
     "HOTEL_CLUSTER_SUPERUSER_PASSWORD": "dummy-su",
     "HOTEL_CLUSTER_REPLICATION_PASSWORD": "dummy-repl",
     "HOTEL_CLUSTER_REST_PASSWORD": "dummy-rest",
+    "HOTEL_CLUSTER_REWIND_PASSWORD": "dummy-rewind",
+    "HOTEL_CLUSTER_ETCD_PASSWORD": "dummy-etcd",
+    "HOTEL_CLUSTER_ETCD_ROOT_PASSWORD": "dummy-etcd-root",
     "HOTEL_GRAFANA_ADMIN_PASSWORD": "dummy-grafana",
     "HOTEL_APP_PASSWORD": "dummy-app",
     "HOTEL_MONITOR_PASSWORD": "dummy-monitor",
@@ -52,6 +55,10 @@ def without_addresses(config: dict[str, Any]) -> dict[str, Any]:
         config["postgresql"].pop(key)
     for key in ("unix_socket_directories", "log_directory", "archive_command"):
         config["postgresql"]["parameters"].pop(key)
+    for key in ("ssl_cert_file", "ssl_key_file"):  # in the node's home
+        config["postgresql"]["parameters"].pop(key)
+    for user in ("replication", "rewind"):
+        config["postgresql"]["authentication"][user].pop("sslrootcert")
     config["postgresql"]["pg_hba"] = [
         re.sub(r"\S+/\d+", "CIDR", line) for line in config["postgresql"]["pg_hba"]
     ]
@@ -175,7 +182,7 @@ def test_compose_validates_offline(tmp_path: Path) -> None:
             "service_completed_successfully"
         )
     assert "hotel migrate head" in " ".join(services["migrate"]["command"])
-    long_running = set(services) - {"migrate", "seed", "load", "db_backup"}
+    long_running = set(services) - {"init", "migrate", "seed", "load", "db_backup"}
     assert all("healthcheck" in services[name] for name in long_running)
 
 

@@ -52,15 +52,25 @@ def test_bootstrap_one_leader_two_streaming_replicas_and_a_sync_standby(
 
 
 def test_writes_go_to_the_leader_and_reads_to_replicas(ha_cluster: LocalCluster) -> None:
+    """Through HAProxy's ports, as a login of its own (the superuser is refused over TCP)."""
     leader = leader_by_postgres(ha_cluster)
     topo = ha_cluster.topology
     with psycopg.connect(ha_cluster.primary_url("postgres", "postgresql"), autocommit=True) as c:
+        c.execute("DROP ROLE IF EXISTS routing_login")
+        c.execute("CREATE ROLE routing_login LOGIN PASSWORD 'routing-probe'")
         c.execute("CREATE TABLE IF NOT EXISTS routing_probe (id int)")
+        c.execute("GRANT SELECT, INSERT ON routing_probe TO routing_login")
+    primary_url = ha_cluster.service_url(
+        "routing_login", "routing-probe", "postgres", False, "postgresql"
+    )
+    with psycopg.connect(primary_url, autocommit=True) as c:
         c.execute("INSERT INTO routing_probe VALUES (1)")
         served = c.execute("SELECT inet_server_port(), pg_is_in_recovery()").fetchone()
     assert served == (topo.node(leader).pg_port, False)
 
-    replica_url = ha_cluster.replica_url("postgres", "postgresql")
+    replica_url = ha_cluster.service_url(
+        "routing_login", "routing-probe", "postgres", True, "postgresql"
+    )
     seen = set()
     for _ in range(4):  # round robin over both replicas
         with psycopg.connect(replica_url) as conn:

@@ -15,12 +15,13 @@ import subprocess
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 
+from deploy.cluster import tls
 from deploy.cluster.compose import ComposeCluster, docker
 from deploy.cluster.drill import in_recovery, run_drill
 from deploy.cluster.local import http
@@ -40,7 +41,7 @@ LONG_RUNNING = {
     "prometheus",
     "db_backup",
 }
-ONE_SHOTS = {"migrate", "seed"}
+ONE_SHOTS = {"init", "migrate", "seed"}
 
 
 def containers(stack: ComposeCluster) -> dict[str, dict[str, Any]]:
@@ -51,11 +52,15 @@ def containers(stack: ComposeCluster) -> dict[str, dict[str, Any]]:
     return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in found}
 
 
-def connect(stack: ComposeCluster, user: str = "postgres", password: str | None = None) -> Any:
-    secret = password if password is not None else stack.credentials().superuser_password
-    port = stack.port("HOTEL_PRIMARY_PORT")
-    url = f"postgresql://{user}:{quote(secret, safe='')}@127.0.0.1:{port}/hotel"
+def connect(stack: ComposeCluster, user: str, password: str) -> Any:
+    """A login through the published primary port, TLS verified against the stack's CA."""
+    url = stack.service_url(user, password, driver="postgresql")
     return psycopg.connect(url, autocommit=True, connect_timeout=5)
+
+
+def one(stack: ComposeCluster, query: str) -> str:
+    """One value, as the superuser (through the leader's socket: refused over TCP)."""
+    return stack.sql(query)[0][0]
 
 
 def prometheus(stack: ComposeCluster, path: str, **params: str) -> Any:
@@ -123,8 +128,7 @@ def test_migrate_ran_once_to_head_and_only_upgrades(stack: ComposeCluster) -> No
     logs = docker("logs", migrate["Id"])
     assert (logs.stdout + logs.stderr).count("migrated:") == 1
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    with connect(stack) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (head,)
+    assert one(stack, "SELECT version_num FROM alembic_version") == head
     compose = PROJECT_ROOT / "deploy" / "compose" / "compose.sh"
     refused = subprocess.run(
         ["bash", str(compose), "run", "--rm", "-T", "migrate", "hotel", "migrate", "base",
@@ -133,19 +137,15 @@ def test_migrate_ran_once_to_head_and_only_upgrades(stack: ComposeCluster) -> No
     )  # fmt: skip
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "this migrator only upgrades" in refused.stderr
-    with connect(stack) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (head,)
+    assert one(stack, "SELECT version_num FROM alembic_version") == head
 
 
 def test_bookings_seeded(stack: ComposeCluster) -> None:
-    with connect(stack) as conn:
-        row = conn.execute("SELECT count(*) FROM bookings").fetchone()
-    assert row is not None
-    assert row[0] >= 500
+    assert int(one(stack, "SELECT count(*) FROM bookings")) >= 500
 
 
 def test_services_and_analysts_log_in_as_their_own_roles(stack: ComposeCluster) -> None:
-    with connect(stack) as conn:
+    with connect(stack, "hotel_monitor", stack.env["HOTEL_MONITOR_PASSWORD"]) as conn:
         roles = {
             row[0]: tuple(row[1:])
             for row in conn.execute(
@@ -197,24 +197,21 @@ def test_every_prometheus_target_up_and_the_load_scraped(stack: ComposeCluster) 
 
 def _pitr_marker(stack: ComposeCluster) -> tuple[datetime, str]:
     """Rows 1-50 committed before the returned time, 51-100 after, the WAL archived."""
-    with connect(stack) as conn:
-        conn.execute("DROP TABLE IF EXISTS compose_pitr_marker")
-        conn.execute("CREATE TABLE compose_pitr_marker (id int PRIMARY KEY)")
-        conn.execute("INSERT INTO compose_pitr_marker SELECT generate_series(1, 50)")
-        row = conn.execute("SELECT clock_timestamp()").fetchone()
-        assert row is not None
-        target: datetime = row[0]
-        conn.execute("SELECT pg_sleep(1)")
-        conn.execute("INSERT INTO compose_pitr_marker SELECT generate_series(51, 100)")
-        wal = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
-        assert wal is not None
+    stack.sql(
+        "DROP TABLE IF EXISTS compose_pitr_marker;"
+        "CREATE TABLE compose_pitr_marker (id int PRIMARY KEY);"
+        "INSERT INTO compose_pitr_marker SELECT generate_series(1, 50);"
+    )
+    target = datetime.fromisoformat(one(stack, "SELECT to_json(clock_timestamp()) #>> '{}'"))
+    stack.sql("SELECT pg_sleep(1); INSERT INTO compose_pitr_marker SELECT generate_series(51, 100)")
+    wal = one(stack, "SELECT pg_walfile_name(pg_switch_wal())")
 
-        def archived() -> bool:
-            row = conn.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()
-            return row is not None and row[0] is not None and row[0][8:] >= wal[0][8:]
+    def archived() -> bool:
+        last = one(stack, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
+        return last[8:] >= wal[8:]
 
-        eventually(archived, 120, f"WAL {wal[0]} archived", interval=1)
-    return target, wal[0]
+    eventually(archived, 120, f"WAL {wal} archived", interval=1)
+    return target, wal
 
 
 def test_backup_create_verify_and_point_in_time_restore_inside_db_backup(
@@ -258,3 +255,33 @@ def test_drill_leader_killed_then_switchover_under_a_writer(stack: ComposeCluste
             f"{result.longest_gap:.1f} s, {result.acked} acked, 0 lost, "
             f"rejoin {result.rejoin:.1f} s"
         )
+
+
+def test_tcp_takes_only_tls_and_never_the_superuser(stack: ComposeCluster) -> None:
+    """Attacks through the published port: a client refusing TLS, a client verifying with
+    another CA, the superuser with its right password. The service's login over verify-full
+    is the control."""
+    app = stack.env["HOTEL_APP_PASSWORD"]
+    with connect(stack, "hotel_app", app) as conn:
+        assert conn.execute(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+        ).fetchone() == (True,)
+    port = stack.port("HOTEL_PRIMARY_PORT")
+    login = f"host=127.0.0.1 port={port} dbname=hotel user=hotel_app password={app}"
+    plain = f"{login} sslmode=disable"
+    with pytest.raises(psycopg.OperationalError, match="no encryption"):
+        psycopg.connect(plain, connect_timeout=5)
+    other_ca = stack.env_file.parent / "other-ca"
+    other = tls.ensure_ca(other_ca, "other")
+    wrong = f"{login} sslmode=verify-full sslrootcert={other}"
+    with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
+        psycopg.connect(wrong, connect_timeout=5)
+    with pytest.raises(psycopg.OperationalError, match=r"pg_hba\.conf rejects"):
+        connect(stack, "postgres", stack.credentials().superuser_password)
+
+
+def test_etcd_refuses_an_anonymous_client(stack: ComposeCluster) -> None:
+    done = stack.exec("etcd0", "etcdctl", "put", "/service/hotel/leader", "intruder")
+    assert done.returncode != 0
+    assert "user name is empty" in done.stderr
+    assert stack.leader() in {"pg0", "pg1", "pg2"}
