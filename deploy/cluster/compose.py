@@ -170,13 +170,14 @@ class ComposeCluster(LocalCluster):
             self._drill_ready = True
         return password
 
-    def sql(self, query: str, database: str = DATABASE) -> list[list[str]]:
-        """Run SQL as the superuser on the leader, through its socket (`docker exec`; the SQL
-        on stdin, so no secret shows in a process list); rows of text fields."""
-        leader = self.leader()
-        if leader is None:
+    def sql(self, query: str, database: str = DATABASE, on: str | None = None) -> list[list[str]]:
+        """Run SQL as the superuser on node `on` (default: the leader), through its socket
+        (`docker exec`; the SQL on stdin, so no secret shows in a process list); rows of text
+        fields."""
+        name = on or self.leader()
+        if name is None:
             raise HotelError("no leader: is the stack up?")
-        node = self.topology.node(leader)
+        node = self.topology.node(name)
         done = docker(
             "exec", "-i", self.container(node.name),
             "sh", "-c",
@@ -186,7 +187,7 @@ class ComposeCluster(LocalCluster):
             stdin=query, timeout=120,
         )  # fmt: skip
         if done.returncode != 0:
-            raise HotelError(f"psql on {leader} failed: {done.stderr.strip()}")
+            raise HotelError(f"psql on {name} failed: {done.stderr.strip()}")
         return [line.split("|") for line in done.stdout.splitlines() if line]
 
     # -- containers -------------------------------------------------------------------------

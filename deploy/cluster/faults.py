@@ -31,6 +31,7 @@ import psycopg
 from deploy.cluster.compose import ComposeCluster, docker
 from deploy.cluster.drill import PROBE_TABLE, Writer, healthy, prepare_probe, verify
 from deploy.cluster.local import http
+from deploy.cluster.topology import ETCD_ROOT
 from deploy.process import eventually, wait_until
 from hotel_models.errors import HotelError
 
@@ -351,10 +352,21 @@ def direct_write(cluster: ComposeCluster, name: str, result: FaultResult) -> Non
 # -- etcd ----------------------------------------------------------------------------------
 
 
+def etcdctl_run(
+    cluster: ComposeCluster, member: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """etcdctl inside a member as etcd's root (auth is on): the credentials reach it through
+    docker's environment (`-e NAME` copies the client's value), never an argument."""
+    root = f"{ETCD_ROOT}:{cluster.credentials().etcd_root_password}"
+    return docker(
+        "exec", "-e", "ETCDCTL_USER", cluster.container(member),
+        "etcdctl", "--endpoints=http://127.0.0.1:2379", "--command-timeout=5s", *args,
+        env={**os.environ, "ETCDCTL_USER": root},
+    )  # fmt: skip
+
+
 def etcdctl(cluster: ComposeCluster, member: str, *args: str) -> Any:
-    done = cluster.exec(
-        member, "etcdctl", "--endpoints=http://127.0.0.1:2379", "--command-timeout=5s", *args
-    )
+    done = etcdctl_run(cluster, member, *args)
     check(done, f"etcdctl {' '.join(args)} on {member}")
     return json.loads(done.stdout) if "-w" in args else done.stdout
 
@@ -377,17 +389,15 @@ def etcd_members(cluster: ComposeCluster, via: str) -> list[dict[str, Any]]:
 
 def etcd_healthy(cluster: ComposeCluster) -> bool:
     via = next(m.name for m in cluster.topology.etcd if cluster.running(m.name))
-    done = cluster.exec(
-        via, "etcdctl", "--endpoints=http://127.0.0.1:2379", "endpoint", "health", "--cluster"
-    )
+    done = etcdctl_run(cluster, via, "endpoint", "health", "--cluster")
     members = etcd_members(cluster, via)
     started = [m for m in members if m.get("name")]
     return done.returncode == 0 and len(started) == len(cluster.topology.etcd)
 
 
 def etcd_quorum(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> None:
-    """Two of three etcd members stopped for 40 s. failsafe_mode is on (topology.DCS): the
-    primary keeps its role while every Patroni member answers it, so writes go on."""
+    """Two of three etcd members stopped for 40 s. failsafe_mode is off (topology.DCS): the
+    primary cannot renew its key and demotes; writes stop cleanly until quorum returns."""
     stopped = [m.name for m in cluster.topology.etcd][:2]
     for name in stopped:
         check(docker("stop", "-t", "5", cluster.container(name)), f"docker stop {name}")
@@ -417,8 +427,11 @@ def etcd_member(cluster: ComposeCluster, result: FaultResult, writer: Writer) ->
     check(docker("rm", "-f", container), "docker rm")
     check(docker("volume", "rm", mount["Name"]), "docker volume rm")
     lost = time.monotonic()
-    health = ("etcdctl", "--endpoints=http://127.0.0.1:2379", "endpoint", "health")
-    eventually(lambda: cluster.exec(survivor, *health).returncode == 0, 60, "an etcd leader")
+    eventually(
+        lambda: etcdctl_run(cluster, survivor, "endpoint", "health").returncode == 0,
+        60,
+        "an etcd leader",
+    )
     (old_member,) = [m for m in etcd_members(cluster, survivor) if m.get("name") == victim]
     etcdctl(cluster, survivor, "member", "remove", format(old_member["ID"], "x"))
     etcdctl(cluster, survivor, "member", "add", victim, f"--peer-urls={peer_url}")
@@ -463,15 +476,14 @@ def disk_full(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> N
         make_sync(cluster, leader, victim)
         filled = time.monotonic()
         cluster.exec(victim, "sh", "-c", f'dd if=/dev/zero of="{home}/ballast" bs=1M', timeout=120)
-        # A standby needs room when it starts a new WAL segment: switch segments until it fails.
-        url = cluster.primary_url("postgres", driver="postgresql")
 
+        # A standby needs room when it starts a new WAL segment: switch segments until it fails.
         def stopped_streaming() -> bool:
-            with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
-                conn.execute("SELECT pg_switch_wal()")
-                conn.execute(  # 1 MiB of WAL
-                    "SELECT pg_logical_emit_message(false, 'drill', repeat('x', 1048576))"
-                )
+            leader_sql(  # a new segment, and 1 MiB of WAL in it
+                cluster,
+                "SELECT pg_switch_wal(); "
+                "SELECT pg_logical_emit_message(false, 'drill', repeat('x', 1048576))",
+            )
             return not rejoined_as_replica(cluster, victim)
 
         eventually(stopped_streaming, 180, f"{victim} to stop streaming", interval=2)
@@ -492,10 +504,8 @@ def disk_full(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> N
             else "Prometheus not reachable: alert not checked"
         )
         freed = time.monotonic()
-        with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
-            row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+        ((target,),) = leader_sql(cluster, "SELECT pg_current_wal_lsn()::text")
         cluster.exec(victim, "rm", "-f", f"{home}/ballast")
-        target = row[0] if row else "0/0"
         eventually(lambda: replayed(cluster, victim, target), 300, f"{victim} to catch up")
         result.notes.append(f"{victim} caught up {time.monotonic() - freed:.1f} s after freeing")
     finally:
@@ -509,10 +519,8 @@ def cloned(cluster: ComposeCluster, name: str) -> bool:
     waits for (Patroni's clone asks for a spread checkpoint: minutes on an idle database)."""
     if rejoined_as_replica(cluster, name):
         return True
-    with contextlib.suppress(psycopg.Error):
-        url = cluster.primary_url("postgres", driver="postgresql")
-        with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
-            conn.execute("CHECKPOINT")
+    with contextlib.suppress(HotelError):
+        leader_sql(cluster, "CHECKPOINT")
     return False
 
 
@@ -540,13 +548,11 @@ def make_sync(cluster: ComposeCluster, leader: str, replica: str) -> None:
         if current == replica:
             return True
         if current is not None:
-            url = cluster.primary_url("postgres", driver="postgresql")
-            with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
-                conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_replication "
-                    "WHERE application_name = %s",
-                    [current],
-                )
+            leader_sql(
+                cluster,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_replication "
+                f"WHERE application_name = '{current}'",  # a node name of the topology
+            )
         return False
 
     eventually(chosen, 90, f"{replica} to become the sync standby", interval=3)
@@ -560,16 +566,17 @@ def replayed(cluster: ComposeCluster, replica: str, lsn: str) -> bool:
 
 def node_sql(cluster: ComposeCluster, name: str, query: str) -> str | None:
     """One statement on a node, inside its container, as the superuser (None: it failed)."""
-    node = cluster.topology.node(name)
-    done = cluster.exec(
-        name,
-        "sh", "-c",
-        'PGPASSWORD="$HOTEL_CLUSTER_SUPERUSER_PASSWORD" psql -XAtq -h "$1" -p "$2" -U postgres '
-        '-d postgres -c "$3"',
-        "sh", node.home, str(node.pg_port), query,
-        timeout=120,
-    )  # fmt: skip
-    return done.stdout.strip() if done.returncode == 0 else None
+    try:
+        rows = cluster.sql(query, "postgres", on=name)
+    except HotelError:
+        return None
+    return "\n".join("|".join(row) for row in rows)
+
+
+def leader_sql(cluster: ComposeCluster, query: str) -> list[list[str]]:
+    """Statements on the leader as the superuser: it logs in through the node's socket only,
+    and the drill's own login may not switch WAL, checkpoint or end a walsender."""
+    return cluster.sql(query, "postgres")
 
 
 def prometheus_alert(cluster: ComposeCluster, alert: str, node: str) -> bool:
