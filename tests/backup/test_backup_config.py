@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from deploy.backup import logical
 from deploy.backup.jobs import Outcome
@@ -62,8 +63,11 @@ def test_compose_backup_host_sees_the_nodes_through_mounted_volumes() -> None:
         f"/var/lib/postgresql/pg{i}/data" for i in range(3)
     ]
     compose = (Path(__file__).parents[2] / "deploy/compose/docker-compose.yml").read_text()
-    for i in range(3):  # the db_backup service mounts each node volume where the config says
-        assert compose.count(f"pg{i}:/var/lib/postgresql/pg{i}") == 2  # the node, db_backup
+    services = yaml.safe_load(compose)["services"]
+    for i in range(3):  # the node and db_backup mount each node volume where the config says
+        for service in (f"pg{i}", "db_backup"):
+            mounts = [v.removesuffix(":ro") for v in services[service]["volumes"]]
+            assert f"pg{i}:/var/lib/postgresql/pg{i}" in mounts, service
     assert "backup-repo:/var/lib/pgbackrest" in compose
 
 

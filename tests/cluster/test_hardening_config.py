@@ -27,7 +27,7 @@ from deploy.cluster.topology import (
 from monitor.role import MONITOR_CONNECTION_LIMIT
 from monitor.targets import compose_prometheus_path
 
-CREDS = Credentials("su-secret", "repl-secret", "rest-secret")
+CREDS = Credentials("su-secret", "repl-secret", "rest-secret", "rewind-secret", "etcd-secret")
 
 
 def topology(target: str, tmp_path: Path) -> Topology:
