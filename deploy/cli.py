@@ -108,6 +108,14 @@ def _publish_url(url: str) -> None:
     write_secret(path, url + "\n")
 
 
+def key_value_table(title: str) -> Table:
+    """Two columns; values fold rather than end in an ellipsis: a DSN is copied whole."""
+    table = Table(title=title, show_header=False)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
 @app.command()
 def up(
     ha: Annotated[
@@ -139,7 +147,7 @@ def up(
             console.print("seed: the database has data already; left as it is")
         else:
             seeding_cli.seed(scale=seed_scale)
-    where = Table(title="hotel up", show_header=False)
+    where = key_value_table("hotel up")
     app_url = started.login(HOTEL_APP, get_settings().resolved_app_password() or "")
     where.add_row("database", f"{masked(started.url)} (password in {started.secret})")
     where.add_row("service (hotel_app)", f"{masked(app_url)} (password in {app_secret})")
@@ -226,7 +234,7 @@ def _print_status(url: str) -> None:
             ).scalar_one()
     finally:
         engine.dispose()
-    table = Table(title="hotel status", show_header=False)
+    table = key_value_table("hotel status")
     table.add_row("database", masked(url))
     table.add_row("server", f"PostgreSQL {version} ({'replica' if recovery else 'primary'})")
     head = script_directory().get_current_head()
