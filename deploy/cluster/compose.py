@@ -30,7 +30,6 @@ from deploy.cluster.topology import (
     Credentials,
     Topology,
     compose_topology,
-    tls_url,
 )
 from deploy.process import eventually
 from hotel_models.errors import HotelError
@@ -131,17 +130,8 @@ class ComposeCluster(LocalCluster):
                 )
         return target
 
-    def service_url(
-        self,
-        user: str,
-        password: str,
-        database: str = DATABASE,
-        replica: bool = False,
-        driver: str = "postgresql+psycopg",
-    ) -> str:
-        """A login through the published HAProxy ports, TLS verified against the stack's CA."""
-        port = self.port("HOTEL_REPLICA_PORT" if replica else "HOTEL_PRIMARY_PORT")
-        return tls_url("127.0.0.1", port, user, password, database, str(self.ca_file), driver)
+    def published_port(self, replica: bool = False) -> int:
+        return self.port("HOTEL_REPLICA_PORT" if replica else "HOTEL_PRIMARY_PORT")
 
     def primary_url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
         """What the drill writes with from the host: the superuser is refused over TCP, so a

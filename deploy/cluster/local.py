@@ -210,9 +210,12 @@ class LocalCluster:
     ) -> str:
         """A login's DSN through HAProxy (primary or replica port), TLS verified against the
         stack's CA: what the service, the load generator and the exporters use."""
-        topo = self.topology
-        port = topo.replica_port if replica else topo.primary_port
-        return tls_url("127.0.0.1", port, user, password, database, topo.ca_file, driver)
+        port = self.published_port(replica)
+        return tls_url("127.0.0.1", port, user, password, database, str(self.ca_file), driver)
+
+    def published_port(self, replica: bool = False) -> int:
+        """HAProxy's primary (or replica) port on 127.0.0.1."""
+        return self.topology.replica_port if replica else self.topology.primary_port
 
     def _prepare(self, offset: int, backup_repo: str | None = None) -> None:
         """First `up`: directories owned by the server user, port offset, random secrets.
