@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -31,7 +32,7 @@ import psycopg
 from deploy.cluster.compose import ComposeCluster, docker
 from deploy.cluster.drill import PROBE_TABLE, Writer, healthy, prepare_probe, verify
 from deploy.cluster.local import http
-from deploy.cluster.topology import ETCD_ROOT
+from deploy.cluster.topology import ETCD_ROOT, node_tls_dir
 from deploy.process import eventually, wait_until
 from hotel_models.errors import HotelError
 
@@ -527,15 +528,24 @@ def cloned(cluster: ComposeCluster, name: str) -> bool:
 def replace_volume(cluster: ComposeCluster, name: str, info: dict[str, Any], volume: str) -> None:
     """Restart a replica on `volume` (emptied first) for its home: Patroni clones it afresh
     from the leader (its old data would need WAL the leader may have recycled meanwhile)."""
-    home = cluster.topology.node(name).home
+    node = cluster.topology.node(name)
+    (leaving,) = [m["Name"] for m in info["Mounts"] if m["Destination"] == node.home]
     check(docker("rm", "-f", info["Id"]), f"docker rm {name}")
+    # Everything goes but the node's certificate (tls/, written by `init` into its own
+    # volume), which follows the node from the volume it leaves when that one has it (a
+    # tmpfs volume has lost its files once no container mounts it).
+    tls_dir = Path(node_tls_dir(node)).name
     wipe = docker(
-        "run", "--rm", "--user", "root", "--network", "none", "-v", f"{volume}:/v",
-        info["Config"]["Image"], "find", "/v", "-mindepth", "1", "-delete",
+        "run", "--rm", "--user", "root", "--network", "none",
+        "-v", f"{leaving}:/old", "-v", f"{volume}:/v", info["Config"]["Image"],
+        "sh", "-c",
+        'find /v -mindepth 1 -maxdepth 1 ! -name "$1" -exec rm -rf {} + && '
+        'if [ -d "/old/$1" ] && [ ! -d "/v/$1" ]; then cp -a "/old/$1" /v/; fi',
+        "sh", tls_dir,
         timeout=300,
     )  # fmt: skip
     check(wipe, f"empty {volume}")
-    recreate(info, mounts={home: volume})
+    recreate(info, mounts={node.home: volume})
     cluster._containers.pop(name, None)
 
 

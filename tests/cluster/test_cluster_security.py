@@ -16,6 +16,7 @@ from deploy.cluster import tls
 from deploy.cluster.etcd_auth import PREFIX, call, login
 from deploy.cluster.local import LocalCluster
 from deploy.cluster.topology import ETCD_ROOT, ETCD_USER, REWIND_USER, SUPERUSER, tls_url
+from deploy.process import eventually, wait_until
 
 pytestmark = pytest.mark.cluster
 LOGIN, SECRET = "tls_probe", "tls-probe-secret"
@@ -34,6 +35,14 @@ def connect(dsn: str) -> psycopg.Connection:
     return psycopg.connect(dsn, connect_timeout=5, autocommit=True)
 
 
+def answers(url: str) -> bool:
+    try:
+        with connect(url):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
 def dsn(
     cluster: LocalCluster, port: int, user: str = LOGIN, password: str = SECRET, **kw: str
 ) -> str:
@@ -46,11 +55,15 @@ def test_clients_verify_every_name_they_dial(ha_cluster: LocalCluster, probe_log
     """verify-full succeeds on HAProxy's ports and each node's own, by address and by name,
     and the session is encrypted."""
     topo = ha_cluster.topology
+    # Earlier modules fail the stack over: every replica back behind HAProxy first.
+    eventually(ha_cluster.haproxy_ready, 120, "HAProxy routing to the leader and every replica")
     ports = [topo.primary_port, topo.replica_port, *(n.pg_port for n in topo.nodes)]
     for port in ports:
         for host in ("127.0.0.1", "localhost"):
             url = tls_url(host, port, probe_login, SECRET, "postgres", str(ha_cluster.ca_file))
-            with connect(url.replace("+psycopg", "")) as conn:
+            url = url.replace("+psycopg", "")
+            wait_until(lambda url=url: answers(url), 30)  # the login replicates to the replicas
+            with connect(url) as conn:
                 row = conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
                 assert row.fetchone() == (True,), (host, port)
 

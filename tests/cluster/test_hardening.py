@@ -64,11 +64,26 @@ def test_stats_refuse_a_client_without_the_password(ha_cluster: LocalCluster, pa
 # -- lagging replicas --------------------------------------------------------------------------
 
 
-def read_ports(cluster: LocalCluster, reads: int = 6) -> set[int]:
+READER = "lag_probe_reader"
+
+
+@pytest.fixture(scope="module")
+def reader(ha_cluster: LocalCluster) -> str:
+    """A plain login's password: reads through HAProxy's replica port come over TCP, where
+    the superuser is refused."""
+    password = uuid.uuid4().hex
+    with primary(ha_cluster) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {READER}")
+        conn.execute(f"CREATE ROLE {READER} LOGIN PASSWORD '{password}'")
+    return password
+
+
+def read_ports(cluster: LocalCluster, password: str, reads: int = 6) -> set[int]:
     """The node ports that served `reads` fresh connections to HAProxy's replica port."""
+    url = cluster.service_url(READER, password, "postgres", replica=True, driver="postgresql")
     ports = set()
     for _ in range(reads):
-        with psycopg.connect(cluster.replica_url("hotel", driver="postgresql")) as conn:
+        with psycopg.connect(url) as conn:
             row = conn.execute("SELECT inet_server_port()").fetchone()
             ports.add(int(row[0]) if row else 0)
     return ports
@@ -82,7 +97,7 @@ def replica_state(cluster: LocalCluster, name: str) -> str | None:
 
 
 def test_a_replica_over_the_lag_limit_gets_no_reads_until_it_catches_up(
-    ha_cluster: LocalCluster,
+    ha_cluster: LocalCluster, reader: str
 ) -> None:
     """Its recovery process stopped (Patroni resumes a pg_wal_replay_pause() within a loop), a
     replica keeps receiving WAL but replays none: over 16MB behind, it must get no reads."""
@@ -101,11 +116,11 @@ def test_a_replica_over_the_lag_limit_gets_no_reads_until_it_catches_up(
                 "INSERT INTO lag_probe SELECT g, repeat('x', 1000) FROM generate_series(1, 40000) g"
             )
         eventually(lambda: replica_state(ha_cluster, name) == "DOWN", 60, f"{name} out")
-        assert node.pg_port not in read_ports(ha_cluster)
+        assert node.pg_port not in read_ports(ha_cluster, reader)
     finally:
         os.kill(startup, signal.SIGCONT)
     eventually(lambda: replica_state(ha_cluster, name) == "UP", 60, f"{name} back in the pool")
-    eventually(lambda: node.pg_port in read_ports(ha_cluster), 30, f"reads reaching {name}")
+    eventually(lambda: node.pg_port in read_ports(ha_cluster, reader), 30, f"reads reaching {name}")
     with primary(ha_cluster) as conn:
         conn.execute("DROP TABLE lag_probe")
 

@@ -111,10 +111,10 @@ def test_a_login_is_in_the_leaders_server_log(stack: ComposeCluster) -> None:
     leader = next(m["name"] for m in stack.members() if m["role"] == "leader")
     application = f"login-probe-{datetime.now().strftime('%H%M%S%f')}"
     url = stack.primary_url("postgres", driver="postgresql")
-    with psycopg.connect(url, application_name=application):
-        pass
+    with psycopg.connect(url, application_name=application) as conn:
+        user = conn.info.user  # the drill's login: the superuser is refused over TCP
     home = stack.topology.node(leader).home
-    logged = f"user=postgres database=postgres application_name={application}"
+    logged = f"user={user} database=postgres application_name={application}"
 
     def found() -> bool:
         done = stack.exec(leader, "sh", "-c", 'cat "$1"/log/*.log', "sh", home)
