@@ -163,7 +163,7 @@ def run_fault(cluster: ComposeCluster, fault: str) -> FaultResult:
     """Apply one fault under a writer and a role watch, heal it, wait for a healthy stack."""
     if fault not in FAULTS:
         raise HotelError(f"unknown fault {fault!r}: one of {', '.join(FAULTS)} or all")
-    eventually(lambda: healthy(cluster), 120, "a healthy stack before the drill", interval=1)
+    eventually(lambda: healthy(cluster), 300, "a healthy stack before the drill", interval=1)
     url = str(eventually(lambda: probe(cluster), 60, "the probe table through the primary port"))
     leader = cluster.leader()
     if leader is None:
@@ -473,7 +473,7 @@ def disk_full(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> N
     result.notes.append(f"{victim} re-cloned onto a {size_mb} MiB tmpfs volume")
     try:
         replace_volume(cluster, victim, info, small)
-        eventually(lambda: cloned(cluster, victim), 300, f"{victim} cloned and streaming", 3)
+        eventually(lambda: cloned(cluster, victim), 600, f"{victim} cloned and streaming", 3)
         make_sync(cluster, leader, victim)
         filled = time.monotonic()
         cluster.exec(victim, "sh", "-c", f'dd if=/dev/zero of="{home}/ballast" bs=1M', timeout=120)
@@ -512,7 +512,7 @@ def disk_full(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> N
     finally:
         replace_volume(cluster, victim, inspect(cluster.container(victim)), own["Name"])
         docker("volume", "rm", small)
-    eventually(lambda: cloned(cluster, victim), 300, f"{victim} back on its volume", 3)
+    eventually(lambda: cloned(cluster, victim), 600, f"{victim} back on its volume", 3)
 
 
 def cloned(cluster: ComposeCluster, name: str) -> bool:
