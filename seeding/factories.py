@@ -28,6 +28,7 @@ from hotel_models import (
     Booking,
     BookingService,
     BookingStatusHistory,
+    BookingStatusRollup,
     Facility,
     GuestSpending,
     Hotel,
@@ -37,6 +38,7 @@ from hotel_models import (
     PartnerType,
     Payment,
     PaymentMethod,
+    RevenueRollup,
     Review,
     Room,
     RoomFacility,
@@ -351,6 +353,49 @@ class GuestSpendingFactory(BaseFactory):
         return row
 
 
+class BookingStatusRollupFactory(BaseFactory):
+    """The rollup is kept by the database: this makes a booking and returns the delta row
+    the trigger wrote for it (a hand-made row would contradict the bookings)."""
+
+    class Meta:
+        model = BookingStatusRollup
+
+    class Params:
+        booking = factory.SubFactory(BookingFactory)
+
+    status = factory.SelfAttribute("booking.status")
+
+    @classmethod
+    def _create(cls, model_class: type[BookingStatusRollup], *args: Any, **kwargs: Any) -> Any:
+        return _newest(cls, model_class, model_class.status == kwargs["status"])
+
+
+class RevenueRollupFactory(BaseFactory):
+    """As above, for a completed payment: the delta row of its hotel's city."""
+
+    class Meta:
+        model = RevenueRollup
+
+    class Params:
+        payment = factory.SubFactory(PaymentFactory)
+
+    city = factory.SelfAttribute("payment.booking.room.hotel.city")
+
+    @classmethod
+    def _create(cls, model_class: type[RevenueRollup], *args: Any, **kwargs: Any) -> Any:
+        return _newest(cls, model_class, model_class.city == kwargs["city"])
+
+
+def _newest(factory_class: type[BaseFactory], model_class: Any, where: Any) -> Any:
+    session: Session = factory_class._meta.sqlalchemy_session  # type: ignore[attr-defined]
+    session.flush()
+    row = session.scalars(
+        select(model_class).where(where).order_by(model_class.id.desc()).limit(1)
+    ).first()
+    assert row is not None, "the rollup trigger wrote no row"
+    return row
+
+
 class BonusAccountFactory(BaseFactory):
     """Balance 0: it only moves through ledger entries."""
 
@@ -456,6 +501,8 @@ FACTORIES: tuple[type[BaseFactory], ...] = (
     BookingStatusHistoryFactory,
     PaymentFactory,
     GuestSpendingFactory,
+    BookingStatusRollupFactory,
+    RevenueRollupFactory,
     BonusAccountFactory,
     BonusTransactionFactory,
     LoyaltyConfigFactory,
