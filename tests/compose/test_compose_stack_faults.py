@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from deploy.cluster.compose import ComposeCluster
-from deploy.cluster.faults import DISK_FULL_ALERT, FaultResult, run_fault
+from deploy.cluster.faults import FaultResult, run_fault
 
 pytestmark = pytest.mark.compose
 
@@ -44,18 +44,6 @@ def test_slow_network_to_the_sync_standby_or_said_unsupported(stack: ComposeClus
         return
     assert result.most_primaries <= 1
     assert result.new_leader == result.old_leader
-
-
-def test_replica_disk_full_sync_moves_alert_fires_and_it_catches_up(
-    stack: ComposeCluster,
-) -> None:
-    result = drill(stack, "disk-full")
-    assert result.most_primaries <= 1
-    assert result.new_leader == result.old_leader  # the primary kept serving
-    notes = " ".join(result.notes)
-    assert "sync standby" in notes, notes
-    assert "caught up" in notes, notes
-    assert f"{DISK_FULL_ALERT} firing" in notes, notes  # proven from the live Prometheus
 
 
 def test_etcd_quorum_lost_primary_demotes_then_writes_return(stack: ComposeCluster) -> None:
