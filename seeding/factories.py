@@ -353,9 +353,26 @@ class GuestSpendingFactory(BaseFactory):
         return row
 
 
-class BookingStatusRollupFactory(BaseFactory):
-    """The rollup is kept by the database: this makes a booking and returns the delta row
-    the trigger wrote for it (a hand-made row would contradict the bookings)."""
+class RollupFactory(BaseFactory):
+    """A rollup is kept by the database: the factory makes what it sums (its Params) and
+    returns the newest delta row the trigger wrote for the declared key (a hand-made row
+    would contradict the base tables)."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        session: Session = cls._meta.sqlalchemy_session  # type: ignore[attr-defined]
+        session.flush()
+        newest = select(model_class).filter_by(**kwargs).order_by(model_class.id.desc())
+        row = session.scalars(newest.limit(1)).first()
+        assert row is not None, "the rollup trigger wrote no row"
+        return row
+
+
+class BookingStatusRollupFactory(RollupFactory):
+    """The delta row of a new booking's status."""
 
     class Meta:
         model = BookingStatusRollup
@@ -365,13 +382,9 @@ class BookingStatusRollupFactory(BaseFactory):
 
     status = factory.SelfAttribute("booking.status")
 
-    @classmethod
-    def _create(cls, model_class: type[BookingStatusRollup], *args: Any, **kwargs: Any) -> Any:
-        return _newest(cls, model_class, model_class.status == kwargs["status"])
 
-
-class RevenueRollupFactory(BaseFactory):
-    """As above, for a completed payment: the delta row of its hotel's city."""
+class RevenueRollupFactory(RollupFactory):
+    """The delta row of a completed payment's hotel city."""
 
     class Meta:
         model = RevenueRollup
@@ -380,20 +393,6 @@ class RevenueRollupFactory(BaseFactory):
         payment = factory.SubFactory(PaymentFactory)
 
     city = factory.SelfAttribute("payment.booking.room.hotel.city")
-
-    @classmethod
-    def _create(cls, model_class: type[RevenueRollup], *args: Any, **kwargs: Any) -> Any:
-        return _newest(cls, model_class, model_class.city == kwargs["city"])
-
-
-def _newest(factory_class: type[BaseFactory], model_class: Any, where: Any) -> Any:
-    session: Session = factory_class._meta.sqlalchemy_session  # type: ignore[attr-defined]
-    session.flush()
-    row = session.scalars(
-        select(model_class).where(where).order_by(model_class.id.desc()).limit(1)
-    ).first()
-    assert row is not None, "the rollup trigger wrote no row"
-    return row
 
 
 class BonusAccountFactory(BaseFactory):
