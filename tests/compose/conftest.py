@@ -15,11 +15,14 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from deploy.backup.settings import get_backup_settings
 from deploy.cluster.compose import DEFAULT_PORTS, ComposeCluster, docker
+from hotel_models.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose" / "compose.sh"
@@ -36,55 +39,89 @@ def engine_answers() -> bool:
     return shutil.which("docker") is not None and docker("info", timeout=30).returncode == 0
 
 
-# One stack for the session: bringing one up costs minutes, and the fault drills
-# (test_compose_stack_faults.py) run on the stack the other compose tests used.
+@contextmanager
+def compose_environment(overrides: dict[str, str]) -> Iterator[None]:
+    """The environment the stack runs in: the overrides, and none of the test session's own
+    HOTEL_* (tests/conftest.py sets hotel_app's password, analysts), which compose would take
+    over the stack's env file. Restored on exit, so tests outside this folder keep theirs."""
+    session = [var for var in os.environ if var.startswith("HOTEL_") and var not in overrides]
+    saved = {var: os.environ.get(var) for var in [*overrides, *session]}
+    for var in session:
+        del os.environ[var]
+    os.environ.update(overrides)
+    clear_settings()
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        clear_settings()
+
+
+def clear_settings() -> None:
+    """Settings are read once and cached: neither environment may keep the other's."""
+    get_settings.cache_clear()
+    get_backup_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
-def stack() -> Iterator[ComposeCluster]:
-    if not engine_answers():
-        pytest.fail(
-            "compose tests need a Docker engine: apt-get install docker.io and start dockerd "
-            "(.ci/run does both), or deselect them with -m 'not compose'"
-        )
+def stack_overrides() -> Iterator[dict[str, str]]:
+    """What the test run changes of a user's stack: ports, project, image tag, seed scale, and
+    where its env file lives."""
     workdir = Path(tempfile.mkdtemp(prefix="hotel-compose-test-", dir="/var/tmp"))
-    env_file = workdir / ".env"
-    overrides = {
-        "HOTEL_COMPOSE_ENV_FILE": str(env_file),
+    yield {
+        "HOTEL_COMPOSE_ENV_FILE": str(workdir / ".env"),
         "COMPOSE_PROJECT_NAME": PROJECT,
         "HOTEL_SEED_SCALE": "tiny",
         "HOTEL_IMAGE_TAG": IMAGE_TAG,
         **{var: str(base + OFFSET) for var, base in DEFAULT_PORTS.items()},
         "HOTEL_GRAFANA_PORT": str(3000 + OFFSET),
     }
-    # The stack's settings come from its env file alone: the test session's own HOTEL_*
-    # (tests/conftest.py sets hotel_app's password, analysts) would win over it in compose.
-    session = [var for var in os.environ if var.startswith("HOTEL_") and var not in overrides]
-    saved = {var: os.environ.get(var) for var in [*overrides, *session]}
-    for var in session:
-        del os.environ[var]
-    os.environ.update(overrides)
-    try:
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+# One stack for the session: bringing one up costs minutes, and the fault drills
+# (test_compose_stack_faults.py) run on the stack the other compose tests used.
+@pytest.fixture(scope="session")
+def stack(stack_overrides: dict[str, str]) -> Iterator[ComposeCluster]:
+    if not engine_answers():
+        pytest.fail(
+            "compose tests need a Docker engine: apt-get install docker.io and start dockerd "
+            "(.ci/run does both), or deselect them with -m 'not compose'"
+        )
+    with compose_environment(stack_overrides):
         up = subprocess.run(
             ["bash", str(COMPOSE), "up"], capture_output=True, text=True, timeout=1500, check=False
         )
         print(up.stdout)
+    try:
         if up.returncode != 0:
             pytest.fail(f"compose.sh up failed ({save_logs()}):\n{up.stdout}\n{up.stderr}")
-        yield ComposeCluster.open(env_file, PROJECT)
+        yield ComposeCluster.open(Path(stack_overrides["HOTEL_COMPOSE_ENV_FILE"]), PROJECT)
     finally:
-        save_logs()
-        subprocess.run(
-            ["bash", str(COMPOSE), "down"],
-            env={**os.environ, "PURGE": "1"},
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
-        shutil.rmtree(workdir, ignore_errors=True)
+        with compose_environment(stack_overrides):
+            save_logs()
+            subprocess.run(
+                ["bash", str(COMPOSE), "down"],
+                env={**os.environ, "PURGE": "1"},
+                capture_output=True,
+                timeout=300,
+                check=False,
+            )
+
+
+@pytest.fixture(autouse=True)
+def _stack_environment(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test on the stack runs in the stack's environment (the commands it runs re-create
+    containers with it); every other test in the session keeps its own."""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    with compose_environment(request.getfixturevalue("stack_overrides")):
+        yield
 
 
 def save_logs() -> Path:
