@@ -457,22 +457,24 @@ def disk_full(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> N
     leader = result.old_leader
     victim = next(n for n in others(cluster, leader) if n != cluster.sync_standby())
     healthy_replica = next(n for n in others(cluster, leader) if n != victim)
-    home = cluster.topology.node(victim).home
+    node = cluster.topology.node(victim)
+    home = node.home
     info = inspect(cluster.container(victim))
     (own,) = [m for m in info["Mounts"] if m["Destination"] == home]
     du = cluster.exec(victim, "du", "-sb", f"--exclude={home}/data/pg_wal", home).stdout.split()
     # A tmpfs holds its files only while a container has it mounted (Docker mounts a volume
     # with options at each start), so the node is cloned onto it by Patroni, not copied.
     size_mb = int(du[0]) // 1048576 + 160 if du else 512
-    small = f"{own['Name']}-small"
+    small, certificate = f"{own['Name']}-small", f"{own['Name']}-tls"
     check(
         docker("volume", "create", "--driver", "local", "--opt", "type=tmpfs",
                "--opt", "device=tmpfs", "--opt", f"o=size={size_mb}m", small),
         "docker volume create (tmpfs)",
     )  # fmt: skip
+    keep_certificate(info, own["Name"], certificate, Path(node_tls_dir(node)).name)
     result.notes.append(f"{victim} re-cloned onto a {size_mb} MiB tmpfs volume")
     try:
-        replace_volume(cluster, victim, info, small)
+        replace_volume(cluster, victim, info, small, certificate)
         eventually(lambda: cloned(cluster, victim), 600, f"{victim} cloned and streaming", 3)
         make_sync(cluster, leader, victim)
         filled = time.monotonic()
@@ -511,7 +513,7 @@ def disk_full(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> N
         result.notes.append(f"{victim} caught up {time.monotonic() - freed:.1f} s after freeing")
     finally:
         replace_volume(cluster, victim, inspect(cluster.container(victim)), own["Name"])
-        docker("volume", "rm", small)
+        docker("volume", "rm", small, certificate)
     eventually(lambda: cloned(cluster, victim), 600, f"{victim} back on its volume", 3)
 
 
@@ -525,27 +527,45 @@ def cloned(cluster: ComposeCluster, name: str) -> bool:
     return False
 
 
-def replace_volume(cluster: ComposeCluster, name: str, info: dict[str, Any], volume: str) -> None:
+def keep_certificate(info: dict[str, Any], volume: str, copy: str, tls_dir: str) -> None:
+    """Copy a node's certificate directory (`tls_dir`, written by `init` into its own volume)
+    into a regular volume `copy`, to be mounted over it while the node lives on a tmpfs volume:
+    a tmpfs volume loses its files whenever no container mounts it, so it cannot be filled
+    beforehand."""
+    check(docker("volume", "create", copy), f"docker volume create {copy}")
+    done = docker(
+        "run", "--rm", "--user", "root", "--network", "none",
+        "-v", f"{volume}:/old:ro", "-v", f"{copy}:/new", info["Config"]["Image"],
+        "sh", "-c", 'cp -a "/old/$1/." /new/ && chown --reference="/old/$1" /new '
+        '&& chmod --reference="/old/$1" /new', "sh", tls_dir,
+        timeout=120,
+    )  # fmt: skip
+    check(done, f"copy {volume}/{tls_dir} into {copy}")
+
+
+def replace_volume(
+    cluster: ComposeCluster,
+    name: str,
+    info: dict[str, Any],
+    volume: str,
+    certificate: str | None = None,
+) -> None:
     """Restart a replica on `volume` (emptied first) for its home: Patroni clones it afresh
-    from the leader (its old data would need WAL the leader may have recycled meanwhile)."""
+    from the leader (its old data would need WAL the leader may have recycled meanwhile).
+    The node's certificate stays where it is on its own volume, or comes from the volume
+    `certificate` mounted over its directory (see keep_certificate)."""
     node = cluster.topology.node(name)
-    (leaving,) = [m["Name"] for m in info["Mounts"] if m["Destination"] == node.home]
+    tls_dir = node_tls_dir(node)
     check(docker("rm", "-f", info["Id"]), f"docker rm {name}")
-    # Everything goes but the node's certificate (tls/, written by `init` into its own
-    # volume), which follows the node from the volume it leaves when that one has it (a
-    # tmpfs volume has lost its files once no container mounts it).
-    tls_dir = Path(node_tls_dir(node)).name
     wipe = docker(
         "run", "--rm", "--user", "root", "--network", "none",
-        "-v", f"{leaving}:/old", "-v", f"{volume}:/v", info["Config"]["Image"],
-        "sh", "-c",
-        'find /v -mindepth 1 -maxdepth 1 ! -name "$1" -exec rm -rf {} + && '
-        'if [ -d "/old/$1" ] && [ ! -d "/v/$1" ]; then cp -a "/old/$1" /v/; fi',
-        "sh", tls_dir,
+        "-v", f"{volume}:/v", info["Config"]["Image"],
+        "find", "/v", "-mindepth", "1", "-maxdepth", "1", "!", "-name", Path(tls_dir).name,
+        "-exec", "rm", "-rf", "{}", "+",
         timeout=300,
     )  # fmt: skip
     check(wipe, f"empty {volume}")
-    recreate(info, mounts={node.home: volume})
+    recreate(info, mounts={node.home: volume, tls_dir: certificate})
     cluster._containers.pop(name, None)
 
 
@@ -685,7 +705,9 @@ def env_of(info: dict[str, Any]) -> dict[str, str]:
 
 
 def recreate(
-    info: dict[str, Any], env: dict[str, str] | None = None, mounts: dict[str, str] | None = None
+    info: dict[str, Any],
+    env: dict[str, str] | None = None,
+    mounts: dict[str, str | None] | None = None,
 ) -> None:
     """Start a container like the (removed) one `info` describes -- same name, image,
     command, user, compose labels, network aliases, health check and restart policy -- with
@@ -702,10 +724,16 @@ def recreate(
         args += ["--stop-timeout", str(config["StopTimeout"])]
     for key, value in (config.get("Labels") or {}).items():
         args += ["--label", f"{key}={value}"]
-    for mount in info["Mounts"]:
-        source = (mount.get("Name") or mount["Source"]) if mount["Type"] == "volume" else None
-        source = (mounts or {}).get(mount["Destination"], source or mount["Source"])
-        args += ["-v", f"{source}:{mount['Destination']}{'' if mount['RW'] else ':ro'}"]
+    # `mounts` maps a path to the volume mounted there now (None: nothing), in place of the
+    # old container's mount or beside them.
+    volumes = {
+        m["Destination"]: (m.get("Name") if m["Type"] == "volume" else None) or m["Source"]
+        for m in info["Mounts"]
+    }
+    read_only = {m["Destination"] for m in info["Mounts"] if not m["RW"]}
+    for destination, source in {**volumes, **(mounts or {})}.items():
+        if source is not None:
+            args += ["-v", f"{source}:{destination}{':ro' if destination in read_only else ''}"]
     health = config.get("Healthcheck") or {}
     if health.get("Test"):
         kind, *test = health["Test"]

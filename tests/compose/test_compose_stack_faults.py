@@ -10,10 +10,12 @@ HotelError when one never comes, so these tests assert what the outcome must be.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from deploy.cluster.compose import ComposeCluster
-from deploy.cluster.faults import FaultResult, run_fault
+from deploy.cluster.faults import DISK_FULL_ALERT, FaultResult, run_fault
 
 pytestmark = pytest.mark.compose
 
@@ -46,6 +48,18 @@ def test_slow_network_to_the_sync_standby_or_said_unsupported(stack: ComposeClus
     assert result.new_leader == result.old_leader
 
 
+def test_replica_disk_full_sync_moves_alert_fires_and_it_catches_up(
+    stack: ComposeCluster,
+) -> None:
+    result = drill(stack, "disk-full")
+    assert result.most_primaries <= 1
+    assert result.new_leader == result.old_leader  # the primary kept serving
+    notes = " ".join(result.notes)
+    assert "sync standby" in notes, notes
+    assert "caught up" in notes, notes
+    assert f"{DISK_FULL_ALERT} firing" in notes, notes  # proven from the live Prometheus
+
+
 def test_etcd_quorum_lost_primary_demotes_then_writes_return(stack: ComposeCluster) -> None:
     result = drill(stack, "etcd-quorum")
     assert result.most_primaries <= 1  # writes stop cleanly (failsafe_mode is off)
@@ -66,3 +80,10 @@ def test_frozen_leader_thaws_without_taking_a_write(stack: ComposeCluster) -> No
     # demotes itself): two primaries may be seen, never two routed (asserted in drill()).
     assert result.most_primaries <= 2
     assert stack.in_recovery(result.old_leader) is True
+
+
+def test_tests_off_the_stack_keep_the_sessions_settings(stack_overrides: dict[str, str]) -> None:
+    """The stack runs without the test session's HOTEL_* settings, but only for the tests on
+    it: a later test elsewhere (the load generator's, which logs in as hotel_app) needs them."""
+    assert os.environ.get("HOTEL_APP_PASSWORD"), "hotel_app's password (tests/conftest.py) is gone"
+    assert os.environ.get("HOTEL_PRIMARY_PORT") != stack_overrides["HOTEL_PRIMARY_PORT"]
