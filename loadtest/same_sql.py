@@ -100,8 +100,10 @@ def _read_row(journey: str) -> list[str]:
     ]
 
 
-def _view_hotel() -> str:
-    return pipeline(*(command(s) for s in (q.HOTEL_AMENITIES, q.HOTEL_ROOMS, q.HOTEL_REVIEWS)))
+def _browse() -> list[str]:
+    """Both guest journeys start alike: a search, then a hotel's page in one round trip."""
+    hotel = (q.HOTEL_AMENITIES, q.HOTEL_ROOMS, q.HOTEL_REVIEWS)
+    return [command(q.SEARCH), pipeline(*(command(s) for s in hotel))]
 
 
 def _pay(prefix: str, share: str, method: str) -> str:
@@ -118,15 +120,13 @@ def script(journey: str) -> str:
     lines = _read_row(journey)
     if journey == "guest_browse":
         lines += [
-            command(q.SEARCH),
-            _view_hotel(),
+            *_browse(),
             branch("manage", command(q.USER_BOOKINGS), command(q.BOOKING_BY_CODE)),
         ]
     elif journey == "guest_booking":
         insert = command(q.INSERT_BOOKING)
         lines += [
-            command(q.SEARCH),
-            _view_hotel(),
+            *_browse(),
             branch(
                 "with_services",
                 pipeline(insert, command(q.INSERT_BOOKING_SERVICES)),
