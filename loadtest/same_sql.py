@@ -19,7 +19,6 @@ exceed what a guest has left.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import resource
@@ -34,12 +33,11 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
 from hotel_models.roles import HOTEL_APP
 from hotel_models.settings import libpq_url
 from loadtest import queries as q
-from loadtest.db import LoadError, login_as
+from loadtest.db import LoadError, client_env, login_as
 from loadtest.mix import Mix
 from loadtest.runner import PARTNER_OPS, ROOM_TYPES
 
@@ -402,14 +400,8 @@ def run_pgbench(
     """The journey's script, -M prepared, `clients` connections logged in as hotel_app with
     the load's session settings, for `duration` seconds (or `transactions` journeys per
     client); a LoadError when a client fails (one that used up its rows of draws too)."""
-    u = make_url(login_as(url, HOTEL_APP))
     env = {
-        **os.environ,
-        "PGPASSWORD": u.password or "",
-        "PGHOST": u.host or "127.0.0.1",
-        "PGPORT": str(u.port or 5432),
-        "PGUSER": u.username or HOTEL_APP,
-        "PGDATABASE": u.database or "",
+        **client_env(login_as(url, HOTEL_APP)),
         "PGOPTIONS": "-c jit=off",  # as the load's sessions (loadtest.db.Pool)
         "PGAPPNAME": "hotel-pgbench",
     }
