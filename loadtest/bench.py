@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 from hotel_models.settings import get_settings, libpq_url
 from loadtest import same_sql
-from loadtest.db import LoadError
+from loadtest.db import LoadError, client_env
 from loadtest.metrics import Metrics
 from loadtest.mix import Mix, load_mix
 from loadtest.queries import ANALYTIC
@@ -52,15 +52,7 @@ def pgbench_tps(url: str, clients: int, duration: int) -> float:
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         if conn.execute("SELECT FROM pg_database WHERE datname = 'pgbench'").fetchone() is None:
             conn.execute("CREATE DATABASE pgbench")
-    u = make_url(url).set(database="pgbench")
-    env = {
-        **os.environ,
-        "PGPASSWORD": u.password or "",
-        "PGHOST": u.host or "127.0.0.1",
-        "PGPORT": str(u.port or 5432),
-        "PGUSER": u.username or "postgres",
-        "PGDATABASE": "pgbench",
-    }
+    env = client_env(make_url(url).set(database="pgbench"))
     pgbench = pgbench_path()
     subprocess.run([pgbench, "-i", "-q", "-s", "10"], env=env, check=True, capture_output=True)
     out = subprocess.run(

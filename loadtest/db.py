@@ -4,6 +4,7 @@ error means for a simulated user (retry, conflict or error)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -11,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Literal
 
 import psycopg
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from hotel_models.errors import CONSTRAINTS, HotelError
 from hotel_models.roles import HOTEL_APP, login_url
@@ -68,6 +69,20 @@ def login_as(url: str, role: str) -> str:
             "and run `hotel roles sync`, or give the load a DSN of that role"
         )
     return login_url(url, role, password)
+
+
+def client_env(url: str | URL) -> dict[str, str]:
+    """This process's environment with libpq's PG* settings for `url`: how pgbench is told
+    where to connect, the password kept off its command line."""
+    u = make_url(url)
+    return {
+        **os.environ,
+        "PGPASSWORD": u.password or "",
+        "PGHOST": u.host or "127.0.0.1",
+        "PGPORT": str(u.port or 5432),
+        "PGUSER": u.username or "postgres",
+        "PGDATABASE": u.database or "",
+    }
 
 
 class Pool:

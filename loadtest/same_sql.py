@@ -19,7 +19,6 @@ exceed what a guest has left.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import resource
@@ -34,12 +33,11 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy.engine import make_url
 
 from hotel_models.roles import HOTEL_APP
 from hotel_models.settings import libpq_url
 from loadtest import queries as q
-from loadtest.db import LoadError, login_as
+from loadtest.db import LoadError, client_env, login_as
 from loadtest.mix import Mix
 from loadtest.runner import PARTNER_OPS, ROOM_TYPES
 
@@ -100,8 +98,10 @@ def _read_row(journey: str) -> list[str]:
     ]
 
 
-def _view_hotel() -> str:
-    return pipeline(*(command(s) for s in (q.HOTEL_AMENITIES, q.HOTEL_ROOMS, q.HOTEL_REVIEWS)))
+def _browse() -> list[str]:
+    """Both guest journeys start alike: a search, then a hotel's page in one round trip."""
+    hotel = (q.HOTEL_AMENITIES, q.HOTEL_ROOMS, q.HOTEL_REVIEWS)
+    return [command(q.SEARCH), pipeline(*(command(s) for s in hotel))]
 
 
 def _pay(prefix: str, share: str, method: str) -> str:
@@ -118,15 +118,13 @@ def script(journey: str) -> str:
     lines = _read_row(journey)
     if journey == "guest_browse":
         lines += [
-            command(q.SEARCH),
-            _view_hotel(),
+            *_browse(),
             branch("manage", command(q.USER_BOOKINGS), command(q.BOOKING_BY_CODE)),
         ]
     elif journey == "guest_booking":
         insert = command(q.INSERT_BOOKING)
         lines += [
-            command(q.SEARCH),
-            _view_hotel(),
+            *_browse(),
             branch(
                 "with_services",
                 pipeline(insert, command(q.INSERT_BOOKING_SERVICES)),
@@ -402,14 +400,8 @@ def run_pgbench(
     """The journey's script, -M prepared, `clients` connections logged in as hotel_app with
     the load's session settings, for `duration` seconds (or `transactions` journeys per
     client); a LoadError when a client fails (one that used up its rows of draws too)."""
-    u = make_url(login_as(url, HOTEL_APP))
     env = {
-        **os.environ,
-        "PGPASSWORD": u.password or "",
-        "PGHOST": u.host or "127.0.0.1",
-        "PGPORT": str(u.port or 5432),
-        "PGUSER": u.username or HOTEL_APP,
-        "PGDATABASE": u.database or "",
+        **client_env(login_as(url, HOTEL_APP)),
         "PGOPTIONS": "-c jit=off",  # as the load's sessions (loadtest.db.Pool)
         "PGAPPNAME": "hotel-pgbench",
     }

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, pool, text
 
+from deploy.cluster.topology import haproxy_config, local_topology
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # `python -m deploy` is the console script without relying on PATH (some tests narrow it).
 HOTEL = [sys.executable, "-m", "deploy"]
@@ -71,3 +73,17 @@ def table_hashes(url: str) -> dict[str, str]:
         }  # fmt: skip
     engine.dispose()
     return hashes
+
+
+def haproxy_check(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`haproxy -c` on the local stack's rendered haproxy.cfg, with `env` as its whole
+    environment besides PATH (the config reads its settings from there)."""
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(haproxy_config(local_topology(tmp_path, offset=20000)))
+    return subprocess.run(
+        ["haproxy", "-c", "-f", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin:/usr/sbin", **env},
+    )

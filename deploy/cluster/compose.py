@@ -20,7 +20,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
-from deploy.cluster.local import LocalCluster, http
+from deploy.cluster.local import LocalCluster
 from deploy.cluster.topology import (
     COMPOSE_TLS_DIR,
     REST_USER,
@@ -133,6 +133,9 @@ class ComposeCluster(LocalCluster):
     def published_port(self, replica: bool = False) -> int:
         return self.port("HOTEL_REPLICA_PORT" if replica else "HOTEL_PRIMARY_PORT")
 
+    def published_stats_port(self) -> int:
+        return self.port("HOTEL_STATS_PORT")
+
     def primary_url(self, database: str = DATABASE, driver: str = "postgresql+psycopg") -> str:
         """What the drill writes with from the host: the superuser is refused over TCP, so a
         login of the drill's own (CREATE in the public schema of `postgres`, nothing else),
@@ -221,16 +224,6 @@ class ComposeCluster(LocalCluster):
                 except ValueError:
                     continue
         return []
-
-    def haproxy_stats(self) -> list[dict[str, str]]:
-        import csv
-        import io
-
-        url = f"http://127.0.0.1:{self.port('HOTEL_STATS_PORT')}/;csv"
-        status, body = http("GET", url, auth=self.stats_auth())
-        if status != 200 or not isinstance(body, str):
-            return []
-        return list(csv.DictReader(io.StringIO(body.lstrip("# "))))
 
     def kill_node(self, name: str) -> None:
         """Node loss: SIGKILL to the whole container (Patroni, the postmaster, its backends)."""

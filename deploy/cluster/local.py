@@ -217,6 +217,10 @@ class LocalCluster:
         """HAProxy's primary (or replica) port on 127.0.0.1."""
         return self.topology.replica_port if replica else self.topology.primary_port
 
+    def published_stats_port(self) -> int:
+        """HAProxy's stats page and /metrics on 127.0.0.1."""
+        return self.topology.stats_port
+
     def _prepare(self, offset: int, backup_repo: str | None = None) -> None:
         """First `up`: directories owned by the server user, port offset, random secrets.
 
@@ -423,7 +427,7 @@ class LocalCluster:
         return len(leaders) == 1 and len(streaming) == 2 and len(sync) == 1
 
     def haproxy_stats(self) -> list[dict[str, str]]:
-        url = f"http://127.0.0.1:{self.topology.stats_port}/;csv"
+        url = f"http://127.0.0.1:{self.published_stats_port()}/;csv"
         status, body = http("GET", url, auth=self.stats_auth())
         if status != 200 or not isinstance(body, str):
             return []

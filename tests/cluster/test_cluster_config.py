@@ -27,7 +27,7 @@ from deploy.cluster.topology import (
     local_topology,
     patroni_config,
 )
-from tests.helpers import assert_one_line_error, run_hotel
+from tests.helpers import assert_one_line_error, haproxy_check, run_hotel
 
 CREDS = Credentials("su-secret", "repl-secret", "rest-secret", "rewind-secret", "etcd-secret")
 SECRETS_ENV = {
@@ -144,15 +144,7 @@ def test_compose_files_render_from_the_topology() -> None:
 
 @pytest.mark.skipif(not shutil.which("haproxy"), reason="haproxy is not installed")
 def test_local_haproxy_config_is_valid(tmp_path: Path) -> None:
-    config = tmp_path / "haproxy.cfg"
-    config.write_text(haproxy_config(local_topology(tmp_path, offset=20000)))
-    result = subprocess.run(
-        ["haproxy", "-c", "-f", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/bin:/bin:/usr/sbin", "HOTEL_HAPROXY_STATS_PASSWORD": "x"},
-    )
+    result = haproxy_check(tmp_path, {"HOTEL_HAPROXY_STATS_PASSWORD": "x"})
     assert result.returncode == 0, result.stderr
 
 

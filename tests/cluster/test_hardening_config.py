@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from deploy.cluster.topology import (
 )
 from monitor.role import MONITOR_CONNECTION_LIMIT
 from monitor.targets import compose_prometheus_path
+from tests.helpers import haproxy_check
 
 CREDS = Credentials("su-secret", "repl-secret", "rest-secret", "rewind-secret", "etcd-secret")
 
@@ -138,13 +138,5 @@ def test_haproxy_accepts_the_config_only_with_a_stats_password(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     """Without the password HAProxy refuses to start: the stats are never open by mistake."""
-    config = tmp_path / "haproxy.cfg"
-    config.write_text(haproxy_config(local_topology(tmp_path, offset=20000)))
-    result = subprocess.run(
-        ["haproxy", "-c", "-f", str(config)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/bin:/bin:/usr/sbin", **env},
-    )
+    result = haproxy_check(tmp_path, env)
     assert (result.returncode == 0) == bool(env), result.stdout + result.stderr

@@ -3,43 +3,27 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from alembic import command
-from sqlalchemy import Engine, create_engine, pool, text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from deploy.migrate.runner import alembic_config
 from hotel_models import operations as ops
 from hotel_models.errors import BookingConflict, HotelRuleError, InsufficientBonus
-from tests.models.world import World, make_world
+from tests.models.world import World, committed_world
 
 CLIENTS = 24
 
 
-@pytest.fixture(scope="module")
-def race_engine(database_factory: Callable[[], str]) -> Iterator[Engine]:
-    """A database of its own at head: the racers must see each other's commits."""
-    url = database_factory()
-    command.upgrade(alembic_config(url=url), "head")
-    engine = create_engine(url, poolclass=pool.NullPool)
-    yield engine
-    engine.dispose()
-
-
 @pytest.fixture
 def race_world(race_engine: Engine) -> World:
-    with Session(race_engine, expire_on_commit=False) as session:
-        world = make_world(session, tag=uuid.uuid4().hex[:8])
-        session.commit()
-    return world
+    return committed_world(race_engine)
 
 
 def race(engine: Engine, attempt: Callable[[Session, int], object]) -> Counter[str]:

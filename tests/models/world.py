@@ -3,13 +3,14 @@ account, and a payment method; and the helpers the model tests share to act on i
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -83,6 +84,15 @@ def make_world(session: Session, tag: str = "") -> World:
     session.add(account)
     session.flush()
     return World(hotel, room, closed, guests[0], guests[1], account, method, breakfast)
+
+
+def committed_world(engine: Engine) -> World:
+    """A world committed under a fresh tag, for writers on many connections (`race_engine`):
+    they must see it, and many worlds share one database."""
+    with Session(engine, expire_on_commit=False) as session:
+        world = make_world(session, tag=uuid.uuid4().hex[:8])
+        session.commit()
+    return world
 
 
 @contextmanager
