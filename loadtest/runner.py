@@ -57,9 +57,15 @@ async def pipelined(
     statement's rows (empty for a statement without a result). The session is in autocommit,
     so the statements up to the pipeline's only Sync run as one implicit transaction: all
     or nothing. (psycopg's conn.transaction() in a pipeline syncs at BEGIN, at COMMIT and
-    at the end: four round trips, not one.)"""
+    at the end: four round trips, not one.)
+
+    Each statement is prepared from its first run (`prepare=True`): psycopg (3.3.9) prepares
+    a statement on its prepare_threshold-th run, and when that run sits in a pipeline a
+    conflict aborted, it still records the statement as prepared although the server never
+    parsed it; every later run of it on that connection then fails with "prepared statement
+    ... does not exist". Prepared on first sight, an aborted preparation is forgotten."""
     async with conn.pipeline():
-        cursors = [await conn.execute(sql, p) for sql, p in statements]
+        cursors = [await conn.execute(sql, p, prepare=True) for sql, p in statements]
     return [await c.fetchall() if c.description else [] for c in cursors]
 
 

@@ -7,12 +7,14 @@ import asyncio
 from datetime import date, timedelta
 
 import psycopg
+import pytest
 
+from hotel_models.settings import libpq_url
 from loadtest import queries as q
 from loadtest.db import Pool
 from loadtest.metrics import Metrics
 from loadtest.mix import load_mix
-from loadtest.runner import FAILED, Runner, sample_catalog
+from loadtest.runner import FAILED, Runner, pipelined, sample_catalog
 from loadtest.stats import Recorder
 from tests.loadtest.runs import ShortRun
 
@@ -130,3 +132,29 @@ def test_a_double_booking_is_a_counted_conflict_and_a_repeated_key_is_one_bookin
         await pool.close()
 
     asyncio.run(main())
+
+
+def test_statements_of_conflicting_pipelines_still_run_on_that_connection(load_url: str) -> None:
+    """A write step's statements go in one pipeline. psycopg prepares a statement on its
+    prepare_threshold-th run; when that run is in a pipeline a conflict aborted, the next
+    step on that connection must still run (psycopg had recorded the aborted preparation as
+    done: 'prepared statement ... does not exist')."""
+
+    async def main() -> list[list[tuple[int, ...]]]:
+        async with await psycopg.AsyncConnection.connect(
+            libpq_url(load_url), autocommit=True
+        ) as conn:
+            await conn.execute("CREATE TEMP TABLE taken (id int PRIMARY KEY)")
+            threshold = conn.prepare_threshold or 0
+            for taken in range(1, threshold):  # runs that count towards the threshold
+                await pipelined(conn, [(TAKE, {"id": taken}), (ECHO, {"id": taken})])
+            for _ in range(2):  # the threshold-th run, and one more, both aborted
+                with pytest.raises(psycopg.errors.UniqueViolation):
+                    await pipelined(conn, [(TAKE, {"id": 1}), (ECHO, {"id": 0})])
+            return await pipelined(conn, [(TAKE, {"id": threshold}), (ECHO, {"id": 99})])
+
+    assert asyncio.run(main()) == [[], [(99,)]]
+
+
+TAKE = "INSERT INTO taken VALUES (%(id)s)"
+ECHO = "SELECT %(id)s::int"
