@@ -64,22 +64,29 @@ BEGIN
   RETURN NULL;
 END $$"""
 
-BOOKING_FOLD = """
-CREATE FUNCTION booking_status_rollup_fold() RETURNS trigger LANGUAGE plpgsql
+
+def fold(table: str, keys: str, sums: tuple[str, ...]) -> str:
+    """A rollup's fold: its loose rows summed into one compact row per key (`keys`, the
+    columns of its partial unique index), in READ COMMITTED by one transaction at a time."""
+    columns = ", ".join((keys, *sums))
+    return f"""
+CREATE FUNCTION {table}_fold() RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = public, pg_temp AS $$
 BEGIN
   IF current_setting('transaction_isolation') = 'read committed'
      AND pg_try_advisory_xact_lock(TG_RELID::integer, 0) THEN
-    WITH loose AS (DELETE FROM booking_status_rollup WHERE NOT compact
-                   RETURNING status, bookings, total_price)
-    INSERT INTO booking_status_rollup AS r (status, bookings, total_price, compact)
-    SELECT status, sum(bookings), sum(total_price), true FROM loose GROUP BY status
-    ON CONFLICT (status) WHERE compact DO UPDATE
-    SET bookings = r.bookings + EXCLUDED.bookings,
-        total_price = r.total_price + EXCLUDED.total_price;
+    WITH loose AS (DELETE FROM {table} WHERE NOT compact RETURNING {columns})
+    INSERT INTO {table} AS r ({columns}, compact)
+    SELECT {keys}, {", ".join(f"sum({s})" for s in sums)}, true FROM loose GROUP BY {keys}
+    ON CONFLICT ({keys}) WHERE compact DO UPDATE
+    SET {", ".join(f"{s} = r.{s} + EXCLUDED.{s}" for s in sums)};
   END IF;
   RETURN NULL;
 END $$"""
+
+
+BOOKING_FOLD = fold("booking_status_rollup", "status", ("bookings", "total_price"))
+
 
 # The city of a payment's booking, read after the rollup's lock is taken (the INSERT locks
 # its target before its snapshot), so a concurrent move is either seen or waits for us.
@@ -152,21 +159,7 @@ BEGIN
   RETURN NULL;
 END $$"""
 
-REVENUE_FOLD = """
-CREATE FUNCTION revenue_rollup_fold() RETURNS trigger LANGUAGE plpgsql
-SECURITY DEFINER SET search_path = public, pg_temp AS $$
-BEGIN
-  IF current_setting('transaction_isolation') = 'read committed'
-     AND pg_try_advisory_xact_lock(TG_RELID::integer, 0) THEN
-    WITH loose AS (DELETE FROM revenue_rollup WHERE NOT compact
-                   RETURNING city, day, payments, amount)
-    INSERT INTO revenue_rollup AS r (city, day, payments, amount, compact)
-    SELECT city, day, sum(payments), sum(amount), true FROM loose GROUP BY day, city
-    ON CONFLICT (day, city) WHERE compact DO UPDATE
-    SET payments = r.payments + EXCLUDED.payments, amount = r.amount + EXCLUDED.amount;
-  END IF;
-  RETURN NULL;
-END $$"""
+REVENUE_FOLD = fold("revenue_rollup", "day, city", ("payments", "amount"))
 
 CLEAR = """
 CREATE FUNCTION rollup_clear() RETURNS trigger LANGUAGE plpgsql
