@@ -44,21 +44,17 @@ def compose_environment(overrides: dict[str, str]) -> Iterator[None]:
     """The environment the stack runs in: the overrides, and none of the test session's own
     HOTEL_* (tests/conftest.py sets hotel_app's password, analysts), which compose would take
     over the stack's env file. Restored on exit, so tests outside this folder keep theirs."""
-    session = [var for var in os.environ if var.startswith("HOTEL_") and var not in overrides]
-    saved = {var: os.environ.get(var) for var in [*overrides, *session]}
-    for var in session:
-        del os.environ[var]
-    os.environ.update(overrides)
-    clear_settings()
-    try:
-        yield
-    finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
+    with pytest.MonkeyPatch.context() as env:
+        for var in [v for v in os.environ if v.startswith("HOTEL_") and v not in overrides]:
+            env.delenv(var)
+        for var, value in overrides.items():
+            env.setenv(var, value)
         clear_settings()
+        try:
+            yield
+        finally:
+            env.undo()
+            clear_settings()
 
 
 def clear_settings() -> None:
