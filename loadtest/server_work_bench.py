@@ -1,17 +1,20 @@
 """Server work per booking: `python -m loadtest.server_work_bench [--scale demo]
-[--journeys 300] [--before 0020]`.
+[--journeys 300] [--rounds 5] [--before 0020]`.
 
 One scratch platform (`hotel up`, torn down afterwards), one database seeded at `--before`
 and a copy of it (CREATE DATABASE ... TEMPLATE) migrated to head: the same data under the
 booking path as it was and as it is. The load generator's own guest booking journey runs
 `--journeys` times against each (same seed, same sample of the data, one simulated user),
 with pg_stat_statements reset before and read after (track = all, planning and utility
-statements on). Per booking it prints the server time of the booking's own transactions
+statements on), in `--rounds` alternating rounds (before then after, then after then before;
+each round's own journey seed on both): single runs of each varied by a third here from run
+to run, so the ratio printed is the median of the rounds' ratios, with their range. Per
+booking, all rounds together, it prints the server time of the booking's own transactions
 (the service's statements with every trigger they fire, planning, BEGIN and COMMIT; the
 searches and hotel pages of the journey are counted apart, as another role), the
 statements the triggers ran (nested, already inside those figures), audit rows written, and
-the CPU time of the backend that served the bookings (/proc, clock ticks). Then the ratio
-after/before. Figures are indicative: printed with the load average of the run.
+the CPU time of the backend that served the bookings (/proc, clock ticks). Figures are
+indicative: printed with the load average of the run.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import time
 import uuid
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,6 +141,40 @@ def measure(
     )
 
 
+def combined(label: str, works: list[Work]) -> Work:
+    """The rounds of one schema as one run: counts and times summed, statements merged."""
+
+    def merged(lists: list[list[tuple[str, int, float]]]) -> list[tuple[str, int, float]]:
+        calls: Counter[str] = Counter()
+        ms: defaultdict[str, float] = defaultdict(float)
+        for rows in lists:
+            for query, c, m in rows:
+                calls[query] += c
+                ms[query] += m
+        return sorted(((q, calls[q], ms[q]) for q in calls), key=lambda r: -r[2])
+
+    return Work(
+        label=label,
+        bookings=sum(w.bookings for w in works),
+        journeys=sum(w.journeys for w in works),
+        booking_ms=sum(w.booking_ms for w in works),
+        read_ms=sum(w.read_ms for w in works),
+        commit_ms=sum(w.commit_ms for w in works),
+        statements=sum(w.statements for w in works),
+        nested=merged([w.nested for w in works]),
+        top=merged([w.top for w in works]),
+        audit_rows=sum(w.audit_rows for w in works),
+        backend_cpu_s=sum(w.backend_cpu_s for w in works),
+        wall_s=sum(w.wall_s for w in works),
+    )
+
+
+def per_booking_ratio(after: Work, before: Work) -> float:
+    return (after.booking_ms / max(after.bookings, 1)) / max(
+        before.booking_ms / max(before.bookings, 1), 1e-9
+    )
+
+
 def _app_password(scratch: Scratch) -> str:
     return (Path(scratch.env["HOTEL_STATE_DIR"]) / "app.password").read_text().strip()
 
@@ -156,7 +195,8 @@ def _print_run(console: Console, work: Work) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="demo")
-    parser.add_argument("--journeys", type=int, default=300)
+    parser.add_argument("--journeys", type=int, default=300, help="per schema and round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--before", default="0020", help="revision of the earlier booking path")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -182,13 +222,23 @@ def main() -> None:
                 await pool.close()
 
         catalog = asyncio.run(catalog_of(before))  # one sample: the same journeys on both
-        runs = []
-        for label, url in ((f"before ({args.before})", before), ("after (head)", after)):
-            with console.status(f"{args.journeys} journeys, {label}"):
-                runs.append(measure(scratch, url, label, catalog, args.journeys, args.seed))
-            _print_run(console, runs[-1])
+        schemas = ((f"before ({args.before})", before), ("after (head)", after))
+        rounds: list[dict[str, Work]] = []
+        for n in range(args.rounds):
+            seed = args.seed + n
+            works = {}
+            for label, url in schemas if n % 2 == 0 else schemas[::-1]:
+                with console.status(
+                    f"round {n + 1}/{args.rounds}: {args.journeys} journeys, {label}"
+                ):
+                    works[label] = measure(scratch, url, label, catalog, args.journeys, seed)
+            rounds.append(works)
+        runs = [combined(label, [r[label] for r in rounds]) for label, _ in schemas]
+        for run in runs:
+            _print_run(console, run)
     load_avg = os.getloadavg()
-    summary = Table(title=f"server work per booking ({args.scale} seed, {args.journeys} journeys)")
+    journeys = f"{args.rounds} x {args.journeys} journeys"
+    summary = Table(title=f"server work per booking ({args.scale} seed, {journeys})")
     for column in (
         "schema",
         "bookings",
@@ -216,11 +266,13 @@ def main() -> None:
         )
     console.print(summary)
     b, a = runs
-    ratio = (a.booking_ms / max(a.bookings, 1)) / (b.booking_ms / max(b.bookings, 1))
+    ratios = sorted(per_booking_ratio(r[a.label], r[b.label]) for r in rounds)
+    ratio = statistics.median(ratios)
     cpu = (a.backend_cpu_s / max(a.bookings, 1)) / max(b.backend_cpu_s / max(b.bookings, 1), 1e-9)
     console.print(
-        f"server time per booking after/before: {ratio:.2f} ({(1 - ratio) * 100:.0f} % less); "
-        f"backend CPU per booking after/before: {cpu:.2f}"
+        f"server time per booking after/before: {ratio:.2f} ({(1 - ratio) * 100:.0f} % less), "
+        f"median of {len(ratios)} rounds ({ratios[0]:.2f}-{ratios[-1]:.2f}); "
+        f"backend CPU per booking after/before, all rounds: {cpu:.2f}"
     )
     console.print(
         f"load average {load_avg[0]:.2f} {load_avg[1]:.2f} {load_avg[2]:.2f} (indicative); "
