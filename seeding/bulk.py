@@ -421,6 +421,7 @@ def defer(conn: Connection, tables: dict[str, set[str]]) -> deferred.Schema | No
 
 REBUILD = "(indexes, constraints)"
 EARLY = "(indexes, while generating)"
+DERIVED = "(ratings, balances, rollups)"
 
 
 def early_builds(
@@ -480,7 +481,9 @@ def load(
             builder = None if schema is None else deferred.Builder(conn, schema)
             idle = None if builder is None else early_builds(builder, result, progress)
             copy_stream(conn, planner, tables, result, progress, schema is not None, idle)
+            started_finish = time.perf_counter()
             finish(conn, tables)
+            result.tables[DERIVED] = TableStat(DERIVED, 0, time.perf_counter() - started_finish)
             if builder is not None:
                 rebuild(builder, result, progress)
             for table in loaded:
