@@ -7,7 +7,6 @@ mistyped command or option gets click's usage line and exit code 2.
 
 from __future__ import annotations
 
-import os
 import secrets
 import sys
 from dataclasses import dataclass
@@ -94,7 +93,7 @@ def _start_embedded() -> Started:
 
 
 def _start_ha() -> Started:
-    cluster = cluster_up(offset=int(os.environ.get("HOTEL_CLUSTER_PORT_OFFSET", "0")))
+    cluster = cluster_up(offset=get_settings().cluster_port_offset)
     return Started(
         cluster.primary_url(), cluster.root / "secrets.json", cluster.offset, cluster.ca_file
     )

@@ -328,6 +328,34 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def ephemeral_ports() -> range:
+    """The ports the kernel gives outgoing connections (Linux default 32768-60999)."""
+    try:
+        low, high = (int(value) for value in EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+def check_fixed_ports(ports: dict[str, int], setting: str) -> None:
+    """Ports a server listens on must be ports, and outside the ephemeral range: there any
+    process's outgoing connection may hold one at the moment the server starts (it then
+    fails now and then, never reproducibly). `setting` is what moves them."""
+    ephemeral = ephemeral_ports()
+    for what, port in ports.items():
+        if not 1 <= port <= 65535:
+            raise HotelError(f"port {port} ({what}) is not a TCP port (1-65535): change {setting}")
+        if port in ephemeral:
+            raise HotelError(
+                f"port {port} ({what}) is in the range the kernel gives outgoing connections "
+                f"({ephemeral.start}-{ephemeral.stop - 1}, {EPHEMERAL_RANGE}): lower {setting} "
+                f"so that every port stays below {ephemeral.start}"
+            )
+
+
 def port_owner(port: int) -> str | None:
     """None if 127.0.0.1:port is free, else what holds it (process name and pid if known)."""
     with socket.socket() as sock:

@@ -104,6 +104,13 @@ class Settings(BaseSettings):
         description="lock_timeout of `hotel seed`: it locks every table it loads, so it fails "
         "fast instead of queueing behind (and in front of) a live service.",
     )
+    cluster_port_offset: int = Field(
+        default=0,
+        ge=0,
+        description="Local HA stack (`hotel up --ha`, `hotel cluster up`): added to every port "
+        "it and its monitoring listen on, fixed at its first start; every port must stay "
+        "below the kernel's ephemeral range (32768 by default).",
+    )
     replica_max_lag: str = Field(
         default="16MB",
         pattern=r"^\d+\s*(B|kB|MB|GB)?$",

@@ -58,6 +58,7 @@ from deploy.embedded import create_database_if_missing, find_bin_dir
 from deploy.process import (
     PidFile,
     alive,
+    check_fixed_ports,
     chown_to_server_user,
     eventually,
     find_binary,
@@ -75,8 +76,10 @@ from deploy.process import (
 )
 from hotel_models.errors import HotelError
 from hotel_models.settings import get_settings
+from monitor.targets import local_monitoring
 
 APT_HINT = "apt-get install --no-install-recommends etcd-server etcd-client haproxy"
+PORT_OFFSET_SETTING = "HOTEL_CLUSTER_PORT_OFFSET (--port-offset)"
 PIP_HINT = "pip install 'patroni[etcd3]'"
 DATABASE = "hotel"
 
@@ -358,7 +361,7 @@ class LocalCluster:
             if holder:
                 raise HotelError(
                     f"port {port} ({what}) is in use by {holder}: stop it or pick other ports "
-                    "with --port-offset"
+                    f"with {PORT_OFFSET_SETTING}"
                 )
 
     def _pg_alive(self, name: str) -> bool:
@@ -380,7 +383,11 @@ class LocalCluster:
                 f"the cluster under {self.root} uses port offset {self.offset}, not {offset}: "
                 "run `hotel cluster down --purge` to start over with another offset"
             )
-        self.check_ports(local_topology(self.root, offset, bin_dir))
+        topology = local_topology(self.root, offset, bin_dir)
+        # The monitoring's ports follow the same offset, fixed here for the cluster's life.
+        fixed = {**topology.ports(), **local_monitoring(offset).ports()}
+        check_fixed_ports(fixed, PORT_OFFSET_SETTING)
+        self.check_ports(topology)
         self._prepare(offset, backup_repo)
         topo = self.topology
         progress("starting etcd x3")

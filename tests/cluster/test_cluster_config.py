@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from deploy.cluster.cli import COMPOSE_DIR, compose_haproxy_cfg
+from deploy.cluster.local import cluster_root
 from deploy.cluster.topology import (
     DCS,
     Credentials,
@@ -27,6 +28,7 @@ from deploy.cluster.topology import (
     local_topology,
     patroni_config,
 )
+from deploy.process import ephemeral_ports
 from tests.helpers import assert_one_line_error, haproxy_check, run_hotel
 
 CREDS = Credentials("su-secret", "repl-secret", "rest-secret", "rewind-secret", "etcd-secret")
@@ -192,6 +194,32 @@ def test_port_in_use_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         env = {"PATH": "/usr/bin:/bin:/usr/sbin", "HOTEL_STATE_DIR": str(tmp_path)}
         result = run_hotel("cluster", "up", "--port-offset", str(offset), env=env)
     assert_one_line_error(result, f"port {2379 + offset} (etcd0 client) is in use by", "(pid")
+
+
+@pytest.mark.parametrize("given", ["option", "environment"])
+def test_ports_in_the_ephemeral_range_are_refused_before_anything_starts(
+    tmp_path: Path, given: str
+) -> None:
+    # pg0's port lands on the first port the kernel may give any outgoing connection.
+    offset = ephemeral_ports().start - 5432
+    env = {"PATH": "/usr/bin:/bin:/usr/sbin", "HOTEL_STATE_DIR": str(tmp_path / "state")}
+    if given == "option":
+        result = run_hotel("cluster", "up", "--port-offset", str(offset), env=env)
+    else:
+        env["HOTEL_CLUSTER_PORT_OFFSET"] = str(offset)
+        result = run_hotel("up", "--ha", env=env)
+    assert_one_line_error(
+        result,
+        f"port {ephemeral_ports().start} (pg0 postgres) is in the range the kernel gives",
+        "lower HOTEL_CLUSTER_PORT_OFFSET",
+    )
+    assert not cluster_root(tmp_path / "state").exists()  # nothing prepared
+
+
+@pytest.mark.parametrize("offset", ["abc", "-1"])
+def test_a_port_offset_that_is_no_offset_is_one_line(tmp_path: Path, offset: str) -> None:
+    env = {"HOTEL_STATE_DIR": str(tmp_path), "HOTEL_CLUSTER_PORT_OFFSET": offset}
+    assert_one_line_error(run_hotel("up", "--ha", env=env), "HOTEL_CLUSTER_PORT_OFFSET")
 
 
 def test_missing_binaries_say_how_to_install(tmp_path: Path) -> None:
