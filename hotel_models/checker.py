@@ -1,7 +1,8 @@
 """The business rules as queries over a whole database: `check(connection)` lists every row
 that breaks one. Used after bulk seeding (whose triggers were off) and to verify restores.
 
-Each rule runs only when the tables it reads exist (the database may be at any revision).
+Each rule runs only when the tables (and `table.column`s) it reads exist: the database may be
+at any revision.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ class Violation:
         return f"{self.rule}: {self.key}: {self.detail}"
 
 
-# rule -> (tables it needs, query returning (key, detail) rows)
+# rule -> (tables or table.columns it needs, query returning (key, detail) rows)
 RULES: dict[str, tuple[tuple[str, ...], str]] = {
+    "room_city_not_hotel_city": (
+        ("rooms.city", "hotels"),
+        """SELECT 'room ' || r.id, 'city ' || quote_literal(r.city) || ', its hotel '
+                  || h.id || ' is in ' || quote_literal(h.city)
+           FROM rooms r JOIN hotels h ON h.id = r.hotel_id WHERE r.city <> h.city""",
+    ),
     "overlapping_bookings": (
         ("bookings",),
         """SELECT 'bookings ' || prev_id || ', ' || id, 'room ' || room_id || ': stay from '
@@ -145,7 +152,12 @@ def check(connection: Connection) -> list[Violation]:
     """Every violation of the business rules in the database behind `connection`."""
     present = set(
         connection.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            text(
+                "SELECT c.relname FROM pg_class c WHERE c.relkind IN ('r', 'p')"
+                " AND c.relnamespace = current_schema()::regnamespace"
+                " UNION ALL SELECT table_name || '.' || column_name FROM information_schema.columns"
+                " WHERE table_schema = current_schema()"
+            )
         ).scalars()
     )
     violations: list[Violation] = []

@@ -165,9 +165,9 @@ CATALOGUE: tuple[Query, ...] = (
         q.SEARCH,
         _search,
         lookup=True,
-        # Free rooms walked cheapest first, or a small city's rooms hotel by hotel.
+        # The city's free rooms walked cheapest first.
         indexes=(
-            "ix_rooms_available_price|ix_rooms_hotel_id_price_desc",
+            "ix_rooms_city_available_price",
             "ex_bookings_no_overlap",
             "ix_room_rates_stay",
         ),

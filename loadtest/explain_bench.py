@@ -3,11 +3,11 @@
 On one seeded database (a scratch platform's, seeded at --scale, unless --url names a seeded
 one at head), the query catalogue is explained twice with the same parameter draws:
 with the earlier system's indexes (revision 0015: 0005's review of its seven; the top
-spenders, booking-status and revenue reports over the base tables) and at head (0016's
-indexes, 0017's guest spending, 0021's report rollups). It prints
-both side by side with the issue's targets, and leaves the database at head. The database
-is VACUUMed first: index-only scans need the visibility map a settled production database
-has (autovacuum's work).
+spenders, booking-status and revenue reports over the base tables; the search reading the
+hotel's city) and at head (0016's indexes, 0017's guest spending, 0021's report rollups,
+0024's city on rooms). It prints both side by side with the issue's targets, and leaves the
+database at head. The database is VACUUMed first: index-only scans need the visibility map
+a settled production database has (autovacuum's work).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+from hotel_models.operations import availability_sql
 from hotel_models.rollups import BOOKING_STATUS_BASE, REVENUE_BASE
 from hotel_models.settings import libpq_url
 from loadtest.catalogue import CATALOGUE, sample
 from loadtest.explain import Explained, explain
-from loadtest.queries import ANALYTIC
+from loadtest.queries import ANALYTIC, pg
 from seeding.bulk import load
 from seeding.plan import SCALES
 from seeding.scratch import Scratch, scratch_platform
@@ -34,6 +35,7 @@ from seeding.scratch import Scratch, scratch_platform
 BEFORE, AFTER = "0015", "head"
 # What the catalogue reads that BEFORE does not have yet: the queries over the base tables.
 EARLIER_SQL = {
+    "search_availability": pg(availability_sql(city="h.city")),  # rooms.city is 0024's
     "analytic_booking_status": BOOKING_STATUS_BASE,
     "revenue_report": REVENUE_BASE,
     "analytic_top_spenders": """

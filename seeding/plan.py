@@ -59,6 +59,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "services": ("id", "hotel_id", "name", "description", "price", "active", "created_at"),
     "rooms": (
         "id", "hotel_id", "number", "room_type", "capacity", "price", "status", "created_at",
+        "city",
     ),
     "room_facilities": ("room_id", "facility_id"),
     "room_rates": ("id", "room_id", "kind", "name", "starts_on", "ends_on", "price"),
@@ -330,6 +331,7 @@ class Planner:
                 yield "room_rates", rates
                 rooms, facilities, rates = [], [], []
             base_price = 2000 + 1200 * self.hotel_stars[h] + rng.randint(0, 1500)
+            city = self.pools.cities[self.hotel_city[h]]
             for k in range(per_hotel[h]):
                 rid += 1
                 t = rng.choices(range(len(ROOM_TYPES)), ROOM_TYPE_WEIGHTS)[0]
@@ -340,7 +342,7 @@ class Planner:
                     f"{rid}\t{self.hotel_ids[h]}\t{100 * (1 + k // 20) + k % 20 + 1}\t{kind}\t"
                     f"{capacity}\t{money(cents)}\t"
                     f"{'maintenance' if maintenance else 'available'}\t"
-                    f"{stamp(-rng.randint(30, 700), rng.randint(0, 1439))}\n"
+                    f"{stamp(-rng.randint(30, 700), rng.randint(0, 1439))}\t{city}\n"
                 )
                 chosen = rng.sample(self.refs.facilities, rng.randint(2, 6))
                 facilities.extend(f"{rid}\t{f}\n" for f in sorted(chosen))

@@ -423,6 +423,11 @@ def _reconcile(conn: Connection, counts: dict[str, int]) -> dict[str, TableCount
     return result
 
 
+ROOMS_CITY_TRIGGER = (
+    "SELECT FROM pg_trigger WHERE tgrelid = 'rooms'::regclass AND tgname = 'rooms_city'"
+)
+
+
 def _refuse_unless_ready(conn: Connection) -> None:
     present = set(
         conn.execute(
@@ -513,6 +518,9 @@ def adopt(
             target.exec_driver_sql(f"SET LOCAL work_mem = '{WORK_MEMORY}'")
             for table in TARGET_TABLES:
                 target.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            # A room's city is its hotel's (revision 0024 on): that trigger alone stays on.
+            if target.exec_driver_sql(ROOMS_CITY_TRIGGER).first() is not None:
+                target.exec_driver_sql("ALTER TABLE rooms ENABLE TRIGGER rooms_city")
             counts = _copy(source, target, progress)
             source.rollback()
             target.exec_driver_sql(MASK_CARDS)

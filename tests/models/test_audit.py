@@ -110,6 +110,7 @@ def test_history_and_audit_writers_run_as_the_owner_with_a_pinned_search_path(
             "booking_status_rollup_fold",
             "bookings_guest_spending",
             "bookings_status_history",
+            "hotels_city_to_rooms",
             "payments_guest_spending",
             "revenue_rollup_delta",
             "revenue_rollup_fold",

@@ -116,6 +116,31 @@ def test_room_price_is_not_negative(session: Session, world: dict[str, int]) -> 
     )
 
 
+def _room_cities(session: Session, hotel: int) -> list[str]:
+    query = text("SELECT city FROM rooms WHERE hotel_id = :hotel")
+    return list(session.execute(query, {"hotel": hotel}).scalars())
+
+
+def test_a_room_is_in_its_hotels_city_whatever_is_written(
+    session: Session, world: dict[str, int]
+) -> None:
+    room = Room(
+        hotel_id=world["hotel"], number="2", room_type=RoomType.SINGLE, capacity=1, price=1,
+        city="Elsewhere",
+    )  # fmt: skip
+    session.add(room)
+    session.flush()
+    session.execute(text("SET LOCAL ROLE hotel_app"))
+    session.execute(text("UPDATE rooms SET city = 'Elsewhere' WHERE hotel_id = :hotel"), world)
+    assert _room_cities(session, world["hotel"]) == ["Kazan", "Kazan"]
+
+
+def test_a_hotel_that_moves_takes_its_rooms_along(session: Session, world: dict[str, int]) -> None:
+    session.execute(text("SET LOCAL ROLE hotel_app"))
+    session.execute(text("UPDATE hotels SET city = 'Samara' WHERE id = :hotel"), world)
+    assert _room_cities(session, world["hotel"]) == ["Samara"]
+
+
 def test_rating_is_one_to_five(session: Session, world: dict[str, int]) -> None:
     session.add(b := booking(world))
     session.flush()

@@ -84,6 +84,8 @@ BREAKAGES = {
     "WHERE id = (SELECT min(booking_id) FROM reviews)",
     "hotel_rating_not_average": "UPDATE hotels SET rating = 1 WHERE id = ("
     "SELECT min(hotel_id) FROM reviews)",
+    "room_city_not_hotel_city": "UPDATE rooms SET city = 'Elsewhere' "
+    "WHERE id = (SELECT min(id) FROM rooms)",
 }
 
 
