@@ -16,7 +16,10 @@ from loadtest.runner import Options
 from loadtest.statements import NOT_INSTALLED, StatementsUnavailable, reset, top
 from tests.loadtest.runs import EVERYTHING, run_sync
 
-MARKER = "SELECT count(*) FROM hotels WHERE city = %s"  # normalised: ... city = $1
+# A catalog read: it touches buffers under any plan (the model tests leave hotels empty, and
+# an empty table read by a sequential scan touches none). Normalised: ... nspname = $1
+MARKER = "SELECT count(*) FROM pg_namespace WHERE nspname = %s"
+NORMALISED = "SELECT count(*) FROM pg_namespace WHERE nspname = $1"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -47,8 +50,8 @@ def test_top_counts_the_statements_run_since_reset(
 ) -> None:
     before = datetime.now(UTC)
     assert reset(conn) is True
-    for city in ("Berlin", "Paris", "Rome", "Oslo", "Lima"):
-        conn.execute(MARKER, [city])
+    for name in ("Berlin", "Paris", "Rome", "Oslo", "Lima"):
+        conn.execute(MARKER, [name])
     for _ in range(2):
         conn.execute("SELECT count(*) FROM rooms WHERE price > %s", [100])
     with psycopg.connect(libpq_url(empty_url), autocommit=True) as other:
@@ -57,7 +60,7 @@ def test_top_counts_the_statements_run_since_reset(
     result = top(conn, limit=100)
     assert result.since >= before.replace(microsecond=0)
     queries = {s.query: s for s in result.statements}
-    marker = queries["SELECT count(*) FROM hotels WHERE city = $1"]
+    marker = queries[NORMALISED]
     assert (marker.calls, marker.rows) == (5, 5)
     assert marker.total_ms > 0
     assert marker.mean_ms == pytest.approx(marker.total_ms / 5)
@@ -104,7 +107,7 @@ def test_a_load_run_resets_so_top_lists_that_run(load_url: str) -> None:
         listed = top(conn, limit=1000)
     assert listed.since >= started.replace(microsecond=0)
     calls = {s.query: s.calls for s in listed.statements}
-    assert "SELECT count(*) FROM hotels WHERE city = $1" not in calls, "reset at the start"
+    assert NORMALISED not in calls, "reset at the start"
     assert "SELECT id FROM users ORDER BY random() LIMIT $1" not in calls, "sampled before it"
     booked = calls["SELECT id, total_price FROM bookings WHERE idempotency_key = $1"]
     assert booked >= result.figures["operations"]["create_booking"]["ok"]

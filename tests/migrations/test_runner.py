@@ -53,11 +53,14 @@ def test_two_concurrent_migrations_never_interleave(empty_url: str) -> None:
         holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
         runs = [hotel("migrate", env={"HOTEL_DATABASE_URL": empty_url}) for _ in range(2)]
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # both are waiting on the lock
+        # Both have tried the lock once and failed (so both said they wait): connected is
+        # not enough, a run released before its first try takes the lock without waiting.
+        while time.monotonic() < deadline:
             waiting = holder.execute(
                 text(
                     "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE application_name LIKE 'hotel migrate%'"
+                    "WHERE application_name LIKE 'hotel migrate%' AND state = 'idle' "
+                    "AND query LIKE '%pg_try_advisory_lock%'"
                 )
             ).scalar_one()
             if waiting == 2:
