@@ -22,12 +22,11 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
-from hotel_models.operations import availability_sql
 from hotel_models.rollups import BOOKING_STATUS_BASE, REVENUE_BASE
 from hotel_models.settings import libpq_url
 from loadtest.catalogue import CATALOGUE, sample
 from loadtest.explain import Explained, explain
-from loadtest.queries import ANALYTIC, pg
+from loadtest.queries import ANALYTIC, SEARCH_BY_HOTEL_CITY
 from seeding.bulk import load
 from seeding.plan import SCALES
 from seeding.scratch import Scratch, scratch_platform
@@ -35,7 +34,7 @@ from seeding.scratch import Scratch, scratch_platform
 BEFORE, AFTER = "0015", "head"
 # What the catalogue reads that BEFORE does not have yet: the queries over the base tables.
 EARLIER_SQL = {
-    "search_availability": pg(availability_sql(city="h.city")),  # rooms.city is 0024's
+    "search_availability": SEARCH_BY_HOTEL_CITY,  # rooms.city is 0024's
     "analytic_booking_status": BOOKING_STATUS_BASE,
     "revenue_report": REVENUE_BASE,
     "analytic_top_spenders": """

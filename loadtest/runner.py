@@ -112,6 +112,7 @@ class Catalog:
     nights: list[int]
     guests: list[int]
     prices: list[Decimal]
+    search: str  # q.SEARCH, or SEARCH_BY_HOTEL_CITY on a schema before rooms had a city
 
 
 async def sample_catalog(pool: Pool) -> Catalog:
@@ -142,6 +143,10 @@ async def sample_catalog(pool: Pool) -> Catalog:
             "WHERE check_in >= current_date ORDER BY random() LIMIT 5000"
         )
         prices = [r[0] for r in await rows("SELECT price FROM rooms ORDER BY random() LIMIT 2000")]
+        rooms_have_city = await rows(
+            "SELECT FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = 'rooms' AND column_name = 'city'"
+        )
     if not cities or not users or not methods:
         raise LoadError("the database has no rooms, guests or payment methods: seed it first")
     if len(stays) < 20:  # too few bookings to learn from: near dates more likely
@@ -165,6 +170,7 @@ async def sample_catalog(pool: Pool) -> Catalog:
         nights=[s[1] for s in stays],
         guests=[s[2] for s in stays],
         prices=sorted(prices),
+        search=q.SEARCH if rooms_have_city else q.SEARCH_BY_HOTEL_CITY,
     )
 
 
@@ -274,7 +280,7 @@ class Runner:
         }
 
         async def search(conn: psycopg.AsyncConnection) -> list[tuple[Any, ...]]:
-            return await (await conn.execute(q.SEARCH, params)).fetchall()
+            return await (await conn.execute(self.catalog.search, params)).fetchall()
 
         offers = await self.step("search_availability", self.replica, search, intended)
         return ([] if isinstance(offers, Failed) else offers), check_in, check_out, guests

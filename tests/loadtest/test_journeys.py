@@ -4,11 +4,14 @@ books balance, and a conflict is counted as a conflict."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import psycopg
 import pytest
+from alembic import command
 
+from deploy.migrate.runner import alembic_config
 from hotel_models.settings import libpq_url
 from loadtest import queries as q
 from loadtest.db import Pool
@@ -16,6 +19,8 @@ from loadtest.metrics import Metrics
 from loadtest.mix import load_mix
 from loadtest.runner import FAILED, Runner, pipelined, sample_catalog
 from loadtest.stats import Recorder
+from seeding.bulk import load
+from seeding.plan import SCALES
 from tests.loadtest.runs import ShortRun
 
 STEPS = {
@@ -158,3 +163,32 @@ def test_statements_of_conflicting_pipelines_still_run_on_that_connection(load_u
 
 TAKE = "INSERT INTO taken VALUES (%(id)s)"
 ECHO = "SELECT %(id)s::int"
+
+
+def test_the_search_follows_the_schema_it_finds(
+    database_factory: Callable[[], str], load_url: str
+) -> None:
+    """The server-work bench runs the journeys on a copy of the schema before rooms had a
+    city (revision 0024): there the search reads the hotel's city, and still finds rooms."""
+    earlier = database_factory()
+    command.upgrade(alembic_config(url=earlier), "0023")
+    load(earlier, SCALES["tiny"], seed=0, locale="en_US")
+
+    async def main(url: str) -> tuple[str, list[tuple[object, ...]]]:
+        pool = Pool(url, 1, role=None)
+        try:
+            catalog = await sample_catalog(pool)
+            day = date.today() + timedelta(days=500)
+            params = {"city": catalog.cities[0], "check_in": day,
+                      "check_out": day + timedelta(days=2), "guests": 1, "limit": 20}  # fmt: skip
+            async with pool.connection() as conn:
+                return catalog.search, await (await conn.execute(catalog.search, params)).fetchall()
+        finally:
+            await pool.close()
+
+    search, offers = asyncio.run(main(earlier))
+    assert search == q.SEARCH_BY_HOTEL_CITY
+    assert offers
+    search, offers = asyncio.run(main(load_url))
+    assert search == q.SEARCH
+    assert offers
