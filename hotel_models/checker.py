@@ -148,18 +148,24 @@ RULES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+def existing_columns(conn: Connection) -> dict[str, set[str]]:
+    """The tables (and views) of the current schema with their columns: what this revision has."""
+    rows = conn.execute(
+        text(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema()"
+        )
+    )
+    columns: dict[str, set[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, set()).add(column)
+    return columns
+
+
 def check(connection: Connection) -> list[Violation]:
     """Every violation of the business rules in the database behind `connection`."""
-    present = set(
-        connection.execute(
-            text(
-                "SELECT c.relname FROM pg_class c WHERE c.relkind IN ('r', 'p')"
-                " AND c.relnamespace = current_schema()::regnamespace"
-                " UNION ALL SELECT table_name || '.' || column_name FROM information_schema.columns"
-                " WHERE table_schema = current_schema()"
-            )
-        ).scalars()
-    )
+    columns = existing_columns(connection)
+    present = {*columns, *(f"{t}.{c}" for t, names in columns.items() for c in names)}
     violations: list[Violation] = []
     for rule, (tables, query) in RULES.items():
         if not set(tables) <= present:

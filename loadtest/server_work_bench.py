@@ -26,6 +26,7 @@ import statistics
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,10 +170,13 @@ def combined(label: str, works: list[Work]) -> Work:
     )
 
 
-def per_booking_ratio(after: Work, before: Work) -> float:
-    return (after.booking_ms / max(after.bookings, 1)) / max(
-        before.booking_ms / max(before.bookings, 1), 1e-9
-    )
+def per_booking_ratio(after: Work, before: Work, figure: Callable[[Work], float]) -> float:
+    """after/before of `figure` per booking (server time, backend CPU)."""
+
+    def per_booking(work: Work) -> float:
+        return figure(work) / max(work.bookings, 1)
+
+    return per_booking(after) / max(per_booking(before), 1e-9)
 
 
 def _app_password(scratch: Scratch) -> str:
@@ -266,9 +270,11 @@ def main() -> None:
         )
     console.print(summary)
     b, a = runs
-    ratios = sorted(per_booking_ratio(r[a.label], r[b.label]) for r in rounds)
+    ratios = sorted(
+        per_booking_ratio(r[a.label], r[b.label], lambda w: w.booking_ms) for r in rounds
+    )
     ratio = statistics.median(ratios)
-    cpu = (a.backend_cpu_s / max(a.bookings, 1)) / max(b.backend_cpu_s / max(b.bookings, 1), 1e-9)
+    cpu = per_booking_ratio(a, b, lambda w: w.backend_cpu_s)
     console.print(
         f"server time per booking after/before: {ratio:.2f} ({(1 - ratio) * 100:.0f} % less), "
         f"median of {len(ratios)} rounds ({ratios[0]:.2f}-{ratios[-1]:.2f}); "

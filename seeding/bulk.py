@@ -44,6 +44,7 @@ from sqlalchemy import Connection, Engine, create_engine, pool, text
 from sqlalchemy.exc import OperationalError
 
 from hotel_models import rollups
+from hotel_models.checker import existing_columns
 from hotel_models.settings import get_settings
 from seeding import deferred
 from seeding.errors import SeedError
@@ -102,19 +103,6 @@ def validate(counts: Counts) -> None:
         value = getattr(counts, name)
         if value < 1:
             raise SeedError(f"--{name} must be a positive number, not {value}")
-
-
-def existing_columns(conn: Connection) -> dict[str, set[str]]:
-    rows = conn.execute(
-        text(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema()"
-        )
-    )
-    columns: dict[str, set[str]] = {}
-    for table, column in rows:
-        columns.setdefault(table, set()).add(column)
-    return columns
 
 
 def revision_of(conn: Connection, tables: dict[str, set[str]]) -> str | None:
