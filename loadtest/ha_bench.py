@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import time
@@ -88,32 +89,36 @@ def draws(url: str, count: int, seed: int) -> Iterator[dict[str, Any]]:
 
 
 async def book(url: str, clients: int, duration: float, rows: list[dict[str, Any]]) -> Figures:
-    """`clients` connections each sending create_booking back to back for `duration` s, or
-    until the drawn bookings run out (a fast server may book them all first: the rate is
-    still bookings over the seconds the run took, and the figures say it ran out)."""
+    """`clients` connections each sending create_booking back to back for `duration` s from
+    the moment all are connected, or until the drawn bookings run out (a fast server may book
+    them all first: the rate is still bookings over the seconds the run took, and the figures
+    say it ran out)."""
     queue = iter(rows)
     sent: list[str] = []
-    ran_out: list[bool] = []
     latencies: list[float] = []
-    deadline = time.monotonic() + duration
 
-    async def client() -> None:
-        async with await psycopg.AsyncConnection.connect(
-            libpq_url(url), autocommit=True, application_name=APPLICATION_NAME, options="-c jit=off"
-        ) as conn:
-            while time.monotonic() < deadline:
-                params = next(queue, None)
-                if params is None:
-                    ran_out.append(True)
-                    return
-                sent.append(params["key"])
-                started = time.perf_counter()
-                await booking_work(params)(conn)
-                latencies.append(time.perf_counter() - started)
+    async def client(conn: psycopg.AsyncConnection[Any], deadline: float) -> None:
+        while time.monotonic() < deadline and (params := next(queue, None)) is not None:
+            sent.append(params["key"])
+            began = time.perf_counter()
+            await booking_work(params)(conn)
+            latencies.append(time.perf_counter() - began)
 
-    started = time.monotonic()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    seconds = time.monotonic() - started
+    async with contextlib.AsyncExitStack() as opened:
+        connections = [
+            await opened.enter_async_context(
+                await psycopg.AsyncConnection.connect(
+                    libpq_url(url),
+                    autocommit=True,
+                    application_name=APPLICATION_NAME,
+                    options="-c jit=off",
+                )
+            )
+            for _ in range(clients)
+        ]
+        started = time.monotonic()
+        await asyncio.gather(*(client(conn, started + duration) for conn in connections))
+        seconds = time.monotonic() - started
     async with await psycopg.AsyncConnection.connect(libpq_url(url)) as conn:
         found = await (
             await conn.execute(
@@ -127,7 +132,7 @@ async def book(url: str, clients: int, duration: float, rows: list[dict[str, Any
         cuts[49] * 1000,
         cuts[98] * 1000,
         found[0] if found else 0,
-        ran_out=bool(ran_out),
+        ran_out=len(sent) == len(rows),
     )
 
 
