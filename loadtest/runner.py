@@ -588,14 +588,24 @@ class Runner:
             raise RuntimeError("the books are checked only when no journey is in flight")
         acked = dict(self.books.acknowledged)
         in_doubt = set(self.books.in_doubt)
-        async with self.primary.connection() as conn:
-            rows = await (
-                await conn.execute(
-                    "SELECT idempotency_key, id FROM bookings WHERE idempotency_key LIKE %s "
-                    "ORDER BY id",
-                    (self.run_id + ":%",),
-                )
-            ).fetchall()
+        # The read retries as a step does: an idle connection may have died with the
+        # primary it was on (a failover late in the run), and the pool reconnects.
+        retry_until = self.loop.time() + RETRY_FOR
+        while True:
+            try:
+                async with self.primary.connection() as conn:
+                    rows = await (
+                        await conn.execute(
+                            "SELECT idempotency_key, id FROM bookings "
+                            "WHERE idempotency_key LIKE %s ORDER BY id",
+                            (self.run_id + ":%",),
+                        )
+                    ).fetchall()
+                break
+            except psycopg.Error as exc:
+                if classify(exc)[0] != "retry" or self.loop.time() > retry_until:
+                    raise
+                await asyncio.sleep(0.5)
         in_db: dict[str, int] = {}
         duplicated: set[str] = set()
         for key, booking in rows:

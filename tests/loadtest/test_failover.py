@@ -18,6 +18,20 @@ from loadtest.mix import Mix, load_mix
 from loadtest.runner import Failed, Options, Result, Runner, booking_work, run, sample_catalog
 from loadtest.stats import Recorder
 
+
+async def kill_load_sessions(url: str) -> int:
+    """pg_terminate_backend on every session of the load generator; how many."""
+    async with await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True) as admin:
+        rows = await (
+            await admin.execute(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                "FROM pg_stat_activity WHERE application_name = %s",
+                (APPLICATION_NAME,),
+            )
+        ).fetchone()
+    return rows[0] if rows else 0
+
+
 BOOKERS = Mix(
     journeys={"guest_booking": 1}, guest={"review": 1.0}, payment={"full": 1, "partial": 1}
 )
@@ -28,25 +42,20 @@ def test_killed_connections_are_retried_and_the_books_balance(load_url: str) -> 
     killed: list[int] = []
 
     async def killer() -> None:
-        async with await psycopg.AsyncConnection.connect(
-            libpq_url(load_url), autocommit=True
-        ) as admin:
-            for _ in range(8):
-                await asyncio.sleep(0.4)
-                rows = await (
-                    await admin.execute(
-                        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
-                        "FROM pg_stat_activity WHERE application_name = %s",
-                        (APPLICATION_NAME,),
-                    )
-                ).fetchone()
-                killed.append(rows[0] if rows else 0)
+        for _ in range(8):
+            await asyncio.sleep(0.4)
+            killed.append(await kill_load_sessions(load_url))
 
     async def main() -> Result:
         options = Options(url=load_url, rate=80, duration=4, connections=4, mix=BOOKERS, seed=3)
-        kills = asyncio.create_task(killer())
-        result = await run(options, recorder)
-        await kills
+        kills: list[asyncio.Task[None]] = []
+
+        def start_killing(_: Runner) -> None:
+            # From the run's start, not while it samples the catalogue (which is not retried).
+            kills.append(asyncio.create_task(killer()))
+
+        result = await run(options, recorder, on_start=start_killing)
+        await asyncio.gather(*kills)
         return result
 
     result = asyncio.run(main())
@@ -60,6 +69,30 @@ def test_killed_connections_are_retried_and_the_books_balance(load_url: str) -> 
     assert ops["create_booking"]["ok"] > 0
     assert result.books["balanced"], result.books
     assert result.books["duplicates"] == 0
+
+
+def test_the_books_are_checked_through_connections_that_died_after_the_run(
+    load_url: str,
+) -> None:
+    """A failover after the last journey: the self-check's read meets dead pooled connections,
+    reconnects and still proves the books."""
+    killed: list[int] = []
+
+    def kill_after_drain(runner: Runner) -> None:
+        drain = runner.drain
+
+        async def drain_then_kill(seconds: float) -> dict[str, Any]:
+            stopping = await drain(seconds)
+            killed.append(await kill_load_sessions(load_url))
+            return stopping
+
+        runner.drain = drain_then_kill  # type: ignore[method-assign]
+
+    options = Options(url=load_url, rate=40, duration=1, connections=2, mix=BOOKERS, seed=4)
+    result = asyncio.run(run(options, Recorder(Metrics()), on_start=kill_after_drain))
+    assert killed[0] > 0
+    assert result.books["acknowledged"] > 0
+    assert result.books["balanced"], result.books
 
 
 def test_a_booking_whose_acknowledgement_was_lost_is_retried_once(load_url: str) -> None:
