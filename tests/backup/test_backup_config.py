@@ -137,10 +137,12 @@ def test_schedule_fires_on_the_cron_and_stops_after_max_runs(tmp_path: Path) -> 
     metrics = BackupMetrics(tmp_path / "backup.prom")
     outcomes = run_schedule(metrics, [Job("tick", "* * * * * */1", job)], max_runs=2)
     assert len(outcomes) == len(fired) == 2
-    assert all(t.microsecond < 300_000 for t in fired)  # at the top of a second, not a sleep
-    until = datetime.now(UTC) + timedelta(seconds=1.5)
+    # At the top of a second, not after a sleep from now (with room for a busy machine's
+    # late wake-up).
+    assert all(t.microsecond < 700_000 for t in fired)
+    until = datetime.now(UTC) + timedelta(seconds=2.5)
     more = run_schedule(metrics, [Job("tick", "* * * * * */1", job)], until=until)
-    assert 1 <= len(more) <= 2
+    assert 1 <= len(more) <= 3
 
 
 @pytest.mark.parametrize(

@@ -90,7 +90,8 @@ def start_load(cluster: LocalCluster, port: int, log: Path) -> subprocess.Popen[
     migrate(load_url, "head")
     seed(load_url, SCALES["tiny"], locale="en_US")
     argv = [*HOTEL, "load"]
-    argv += ["--rate", "5", "--duration", "900", "--metrics-port", str(port)]
+    # A service (no --duration): it runs until the fixture stops it, however long the tests take.
+    argv += ["--rate", "5", "--metrics-port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(
             argv, env={**os.environ, "HOTEL_DATABASE_URL": load_url}, stdout=out, stderr=out
