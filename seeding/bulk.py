@@ -48,6 +48,7 @@ from hotel_models.checker import existing_columns
 from hotel_models.settings import get_settings
 from seeding import deferred
 from seeding.errors import SeedError
+from seeding.identity import identity_past_max
 from seeding.plan import (
     AMENITIES,
     CHUNK_TABLES,
@@ -386,12 +387,7 @@ def finish(conn: Connection, tables: dict[str, set[str]]) -> None:
             conn.execute(text(statement))
     for table in COLUMNS:
         if table in tables and "id" in tables[table]:
-            conn.execute(
-                text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) "
-                    f"FROM {table} HAVING max(id) IS NOT NULL"
-                )
-            )
+            conn.execute(text(identity_past_max(table)))
 
 
 def defer(conn: Connection, tables: dict[str, set[str]]) -> deferred.Schema | None:

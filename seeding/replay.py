@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from hotel_models import Payment, metadata
 from hotel_models import operations as ops
 from hotel_models.enums import BookingStatus, PaymentStatus
+from seeding.identity import identity_past_max
 from seeding.plan import CHUNK_TABLES, COLUMNS, Planner, fields, generate
 
 Rows = list[tuple[str | None, ...]]
@@ -78,12 +79,7 @@ def replay(connection: Connection, planner: Planner) -> None:
         )
     for table in WORLD_TABLES:  # explicit ids: move the identities past them
         if "id" in COLUMNS[table]:
-            session.execute(
-                text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) "
-                    f"FROM {table} HAVING max(id) IS NOT NULL"
-                )
-            )
+            session.execute(text(identity_past_max(table)))
     _replay_bookings(session, bookings)
     session.flush()
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from seeding.adopt.legacy_schema import columns
+from seeding.identity import identity_past_max
 
 ROOM_TYPES = ("single", "double", "twin", "triple", "family", "suite")
 STATUSES = ("new", "canceled", "in_process", "done")
@@ -213,8 +214,5 @@ def fill(
             else None
         )
         if key:
-            conn.exec_driver_sql(
-                f"SELECT setval(pg_get_serial_sequence('{table}', '{key}'), max({key})) "
-                f"FROM {table} HAVING max({key}) IS NOT NULL"
-            )
+            conn.exec_driver_sql(identity_past_max(table, key))
     return written

@@ -43,6 +43,7 @@ from seeding.adopt.mapping import (
     TARGET_TABLES,
     TARGETS,
 )
+from seeding.identity import identity_past_max
 
 Progress = Callable[[str], None]
 STAGE_MEMORY = "256MB"  # temp_buffers: the stages of 1M earlier bookings, histories, payments
@@ -345,10 +346,7 @@ def _setval(conn: Connection, table: str) -> None:
     new_of = {**{t: new for t, (new, _, _) in TARGETS.items()}, "additional_service": "services"}
     old = [t for t, new in new_of.items() if new == table and TABLES[t][0]]
     stage = f"(SELECT max({TABLES[old[0]][0]}) FROM old_{old[0]})" if old else "NULL"
-    conn.exec_driver_sql(
-        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), greatest(max(id), {stage})) "
-        f"FROM {table} HAVING greatest(max(id), {stage}) IS NOT NULL"
-    )
+    conn.exec_driver_sql(identity_past_max(table, at_least=stage))
 
 
 def _finish(conn: Connection) -> None:
