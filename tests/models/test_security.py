@@ -149,6 +149,28 @@ def test_audit_rows_never_carry_a_password_hash(session: Session, world: World) 
     assert any(new and new.get("email") == world.guest.email for _, new in images)
 
 
+def test_a_secret_column_added_later_never_reaches_the_audit(
+    session: Session, world: World
+) -> None:
+    """The audit finds secret columns in each row it writes, not in a list made once: a
+    column named like a secret and added after every revision is stripped too."""
+    session.execute(text("ALTER TABLE hotels ADD COLUMN api_token text"))
+    session.execute(
+        text("UPDATE hotels SET api_token = 'leak', name = name || '!' WHERE id = :h"),
+        {"h": world.hotel.id},
+    )
+    row_pk, old, new = session.execute(
+        text(
+            "SELECT row_pk, old_row, new_row FROM audit_log WHERE table_name = 'hotels' "
+            "AND operation = 'UPDATE' AND txid = txid_current()"
+        )
+    ).one()
+    assert row_pk == {"id": world.hotel.id}
+    assert new["name"].endswith("!")
+    assert "api_token" not in old
+    assert "api_token" not in new
+
+
 @pytest.fixture
 def stranger(head_url: str) -> Iterator[tuple[str, str]]:
     """A login role granted nothing: what PUBLIC may do, it may do."""
