@@ -49,7 +49,7 @@ class Figures:
     p50_ms: float
     p99_ms: float
     in_database: int  # bookings of the run found afterwards (== bookings: none lost)
-    ran_out: bool  # the drawn bookings ran out before the duration did (a shorter run)
+    ran_out: bool  # every drawn booking was sent: the run may have ended before its duration
 
     @property
     def per_s(self) -> float:
