@@ -12,7 +12,6 @@ it seeds the load fixture if the database is empty and uses a scratch database `
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import re
 import resource
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import uvloop
 from sqlalchemy.engine import make_url
 
 from hotel_models.settings import get_settings, libpq_url
@@ -69,7 +69,7 @@ def pgbench_tps(url: str, clients: int, duration: int) -> float:
 
 
 def load_run(options: Options) -> Result:
-    return asyncio.run(run(options, Recorder(Metrics())))
+    return uvloop.run(run(options, Recorder(Metrics())))  # as `hotel load` runs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -146,8 +146,8 @@ def mix_phases(url: str, mix: Mix, clients: int, duration: int) -> None:
 
 def driver_floor(url: str, seconds: float = 3.0) -> float:
     """CPU ms this process spends per `SELECT 1` round trip through psycopg's async API on
-    one connection: what any psycopg/asyncio harness pays per statement on this machine
-    now, before any work of its own."""
+    one connection, on the event loop `hotel load` runs (uvloop): what any psycopg/asyncio
+    harness pays per statement on this machine now, before any work of its own."""
 
     async def loop() -> float:
         async with await psycopg.AsyncConnection.connect(libpq_url(url), autocommit=True) as c:
@@ -160,7 +160,7 @@ def driver_floor(url: str, seconds: float = 3.0) -> float:
                 n += 1
             return (_cpu() - cpu0) * 1000 / n
 
-    return asyncio.run(loop())
+    return uvloop.run(loop())
 
 
 def _cpu() -> float:

@@ -36,7 +36,7 @@ class Sample:
     codes: list[str]  # booking codes, as guests type them in
 
     def city(self, rng: random.Random) -> str:
-        return rng.choices(self.catalog.cities, self.catalog.city_weights)[0]
+        return rng.choices(self.catalog.cities, cum_weights=self.catalog.city_cum_weights)[0]
 
     def stay(self, rng: random.Random) -> dict[str, Any]:
         c = self.catalog

@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import uvloop
 
 from hotel_models.roles import HOTEL_APP, login_url
 from hotel_models.settings import libpq_url
 from loadtest import same_sql
-from loadtest.db import APPLICATION_NAME
+from loadtest.db import APPLICATION_NAME, LoadConnection
 from loadtest.mix import load_mix
 from loadtest.runner import booking_work
 from seeding.scratch import Scratch, scratch_platform
@@ -97,7 +98,7 @@ async def book(url: str, clients: int, duration: float, rows: list[dict[str, Any
     sent: list[str] = []
     latencies: list[float] = []
 
-    async def client(conn: psycopg.AsyncConnection[Any], deadline: float) -> None:
+    async def client(conn: LoadConnection, deadline: float) -> None:
         while time.monotonic() < deadline and (params := next(queue, None)) is not None:
             sent.append(params["key"])
             began = time.perf_counter()
@@ -107,7 +108,7 @@ async def book(url: str, clients: int, duration: float, rows: list[dict[str, Any
     async with contextlib.AsyncExitStack() as opened:
         connections = [
             await opened.enter_async_context(
-                await psycopg.AsyncConnection.connect(
+                await LoadConnection.connect(
                     libpq_url(url),
                     autocommit=True,
                     application_name=APPLICATION_NAME,
@@ -142,7 +143,7 @@ def measure(scratch: Scratch, setting: str, clients: int, duration: float, seed:
         # More than a run can book here (about 1,300 a second on two quiet cores); a faster
         # server books them all before the duration is up, and the figures say so.
         rows = list(draws(scratch.server, int(2000 * duration) + 100 * clients, seed))
-        return asyncio.run(book(app_url(scratch), clients, duration, rows))
+        return uvloop.run(book(app_url(scratch), clients, duration, rows))
     finally:
         set_synchronous_commit(scratch.server, "on")
 

@@ -15,6 +15,7 @@ then, with no journey in flight, are the books checked.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import resource
@@ -27,9 +28,10 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.pq import ExecStatus
 
 from loadtest import queries as q
-from loadtest.db import Abandoned, LoadError, Pool, classify, unreachable
+from loadtest.db import Abandoned, LoadConnection, LoadError, Pool, classify, unreachable
 from loadtest.mix import Mix, load_mix
 from loadtest.statements import reset_at as reset_statements
 from loadtest.stats import Recorder
@@ -50,7 +52,7 @@ ROOM_TYPES = ("single", "double", "twin", "triple", "family", "suite")
 
 
 async def pipelined(
-    conn: psycopg.AsyncConnection,
+    conn: LoadConnection,
     statements: list[tuple[str, dict[str, Any]]],
 ) -> list[list[tuple[Any, ...]]]:
     """Send the statements in one round trip (pipeline mode) as one transaction; each
@@ -64,21 +66,29 @@ async def pipelined(
     conflict aborted, it still records the statement as prepared although the server never
     parsed it; every later run of it on that connection then fails with "prepared statement
     ... does not exist". Prepared on first sight, an aborted preparation is forgotten."""
+    kept = conn.cursors(len(statements))
     async with conn.pipeline():
-        cursors = [await conn.execute(sql, p, prepare=True) for sql, p in statements]
-    return [await c.fetchall() if c.description else [] for c in cursors]
+        for cursor, (sql, params) in zip(kept, statements, strict=True):
+            await cursor.execute(sql, params, prepare=True)
+    # The result's status, not `description`: that builds a Column per field on every call.
+    return [await c.fetchall() if _has_rows(c) else [] for c in kept]
+
+
+def _has_rows(cursor: psycopg.AsyncCursor[Any]) -> bool:
+    result = cursor.pgresult
+    return result is not None and result.status == ExecStatus.TUPLES_OK
 
 
 def booking_work(
     params: dict[str, Any],
-) -> Callable[[psycopg.AsyncConnection], Awaitable[tuple[int, Decimal, bool]]]:
+) -> Callable[[LoadConnection], Awaitable[tuple[int, Decimal, bool]]]:
     """create_booking as one transaction in one round trip: (id, price, replayed). Run
     again with the same idempotency key it inserts nothing and returns the first booking."""
     statements = [(q.INSERT_BOOKING, params), (q.BOOKING_BY_KEY, params)]
     if params["services"]:
         statements.insert(1, (q.INSERT_BOOKING_SERVICES, params))
 
-    async def create(conn: psycopg.AsyncConnection) -> tuple[int, Decimal, bool]:
+    async def create(conn: LoadConnection) -> tuple[int, Decimal, bool]:
         results = await pipelined(conn, statements)
         booking, total = results[-1][0]
         return booking, total, not results[0]  # nothing inserted: a replay
@@ -102,7 +112,7 @@ class Catalog:
     follows the data's distributions (cities by room count, dates like existing bookings)."""
 
     cities: list[str]
-    city_weights: list[int]
+    city_cum_weights: list[int]  # cumulative: a draw bisects them instead of summing all
     hotels: list[int]
     users: list[int]
     bonus_users: dict[int, int]  # user -> balance at start
@@ -160,7 +170,7 @@ async def sample_catalog(pool: Pool) -> Catalog:
         ]
     return Catalog(
         cities=[c[0] for c in cities],
-        city_weights=[c[1] for c in cities],
+        city_cum_weights=list(itertools.accumulate(c[1] for c in cities)),
         hotels=hotels,
         users=users,
         bonus_users=dict(bonus),
@@ -221,7 +231,7 @@ class Runner:
         self,
         op: str,
         pool: Pool,
-        work: Callable[[psycopg.AsyncConnection], Awaitable[T]],
+        work: Callable[[LoadConnection], Awaitable[T]],
         intended: float | None = None,
     ) -> T | Failed:
         """Run one operation, retrying transient errors (lost connection, read-only after a
@@ -264,7 +274,7 @@ class Runner:
 
     def _stay(self) -> tuple[str, date, date, int]:
         c, rng = self.catalog, self.rng
-        city = rng.choices(c.cities, c.city_weights)[0]
+        city = rng.choices(c.cities, cum_weights=c.city_cum_weights)[0]
         i = rng.randrange(len(c.offsets))
         check_in = date.today() + timedelta(days=c.offsets[i])
         return city, check_in, check_in + timedelta(days=max(1, c.nights[i])), c.guests[i]
@@ -279,8 +289,8 @@ class Runner:
             "limit": 20,
         }
 
-        async def search(conn: psycopg.AsyncConnection) -> list[tuple[Any, ...]]:
-            return await (await conn.execute(self.catalog.search, params)).fetchall()
+        async def search(conn: LoadConnection) -> list[tuple[Any, ...]]:
+            return await (await conn.run(self.catalog.search, params)).fetchall()
 
         offers = await self.step("search_availability", self.replica, search, intended)
         return ([] if isinstance(offers, Failed) else offers), check_in, check_out, guests
@@ -289,7 +299,7 @@ class Runner:
         ids = {"hotel": hotel}
         statements = [(sql, ids) for sql in (q.HOTEL_AMENITIES, q.HOTEL_ROOMS, q.HOTEL_REVIEWS)]
 
-        async def view(conn: psycopg.AsyncConnection) -> bool:
+        async def view(conn: LoadConnection) -> bool:
             await pipelined(conn, statements)
             return True
 
@@ -306,16 +316,16 @@ class Runner:
         """A guest opens their booking history, then one of those bookings by its code."""
         user = {"user": self.rng.choice(self.catalog.users)}
 
-        async def history(conn: psycopg.AsyncConnection) -> list[tuple[Any, ...]]:
-            return await (await conn.execute(q.USER_BOOKINGS, user)).fetchall()
+        async def history(conn: LoadConnection) -> list[tuple[Any, ...]]:
+            return await (await conn.run(q.USER_BOOKINGS, user)).fetchall()
 
         bookings = await self.step("my_bookings", self.replica, history)
         if isinstance(bookings, Failed) or not bookings:
             return
         code = {"code": self.rng.choice(bookings)[1]}
 
-        async def by_code(conn: psycopg.AsyncConnection) -> tuple[Any, ...] | None:
-            return await (await conn.execute(q.BOOKING_BY_CODE, code)).fetchone()
+        async def by_code(conn: LoadConnection) -> tuple[Any, ...] | None:
+            return await (await conn.run(q.BOOKING_BY_CODE, code)).fetchone()
 
         await self.step("booking_by_code", self.replica, by_code)
 
@@ -373,8 +383,8 @@ class Runner:
                 "check_out": check_out + shift,
             }
 
-            async def change(conn: psycopg.AsyncConnection) -> None:
-                await conn.execute(q.CHANGE_DATES, moved)
+            async def change(conn: LoadConnection) -> None:
+                await conn.run(q.CHANGE_DATES, moved)
 
             await self.step("change_dates", self.primary, change)
         if rng.random() < g.get("cancel", 0):
@@ -392,8 +402,8 @@ class Runner:
                 "comment": rng.choice((None, "nice stay", "would come back")),
             }
 
-            async def add_review(conn: psycopg.AsyncConnection) -> None:
-                await conn.execute(q.ADD_REVIEW, review)
+            async def add_review(conn: LoadConnection) -> None:
+                await conn.run(q.ADD_REVIEW, review)
 
             await self.step("add_review", self.primary, add_review)
 
@@ -410,7 +420,7 @@ class Runner:
             (q.EARNED, ids),
         ]
 
-        async def pay(conn: psycopg.AsyncConnection) -> tuple[Decimal, int]:
+        async def pay(conn: LoadConnection) -> tuple[Decimal, int]:
             paid, _, earned = await pipelined(conn, statements)
             amount = paid[0][0] if paid else Decimal(0)
             # Earned points are credited once, by the payment that completes the price.
@@ -423,8 +433,8 @@ class Runner:
         return result
 
     async def _move(self, op: str, booking: int, to: str, from_: list[str]) -> bool:
-        async def move(conn: psycopg.AsyncConnection) -> int:
-            cur = await conn.execute(q.MOVE, {"booking": booking, "to": to, "from": from_})
+        async def move(conn: LoadConnection) -> int:
+            cur = await conn.run(q.MOVE, {"booking": booking, "to": to, "from": from_})
             return cur.rowcount
 
         moved = await self.step(op, self.primary, move)
@@ -477,8 +487,8 @@ class Runner:
         }
         sql, params = choices[op]
 
-        async def change(conn: psycopg.AsyncConnection) -> None:
-            await conn.execute(sql, params)
+        async def change(conn: LoadConnection) -> None:
+            await conn.run(sql, params)
 
         await self.step(op, self.primary, change, intended)
 
@@ -487,7 +497,7 @@ class Runner:
         op = rng.choice(list(q.ANALYTIC))
         low = c.prices[len(c.prices) // 4] if c.prices else Decimal(50)
         params = {
-            "city": rng.choices(c.cities, c.city_weights)[0],
+            "city": rng.choices(c.cities, cum_weights=c.city_cum_weights)[0],
             "low": low,
             "high": low * 2,
             "guests": rng.randint(1, 3),
@@ -495,8 +505,8 @@ class Runner:
 
         # As the service's login: it may not become `analytic` (a load session holds no
         # role it could switch to); the reports read only what both roles read.
-        async def query(conn: psycopg.AsyncConnection) -> int:
-            return len(await (await conn.execute(q.ANALYTIC[op], params)).fetchall())
+        async def query(conn: LoadConnection) -> int:
+            return len(await (await conn.run(q.ANALYTIC[op], params)).fetchall())
 
         await self.step(op, self.replica, query, intended)
 

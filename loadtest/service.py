@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import uvloop
 from rich.console import Console
 
 from loadtest import report as reports
@@ -63,7 +64,7 @@ def main(
         mode = f"{options.rate:g} arrivals/s" if options.rate else f"{options.users} users"
         length = f"{options.duration:g} s" if options.duration else "until stopped"
         console.print(f"hotel load: {mode}, {length}", highlight=False)
-        result = asyncio.run(_run(options, Recorder(metrics)))
+        result = uvloop.run(_run(options, Recorder(metrics)))
     finally:
         if stop_metrics is not None:
             stop_metrics()

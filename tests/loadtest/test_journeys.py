@@ -14,7 +14,7 @@ from alembic import command
 from deploy.migrate.runner import alembic_config
 from hotel_models.settings import libpq_url
 from loadtest import queries as q
-from loadtest.db import Pool
+from loadtest.db import LoadConnection, Pool
 from loadtest.metrics import Metrics
 from loadtest.mix import load_mix
 from loadtest.runner import FAILED, Runner, pipelined, sample_catalog
@@ -146,9 +146,7 @@ def test_statements_of_conflicting_pipelines_still_run_on_that_connection(load_u
     done: 'prepared statement ... does not exist')."""
 
     async def main() -> list[list[tuple[int, ...]]]:
-        async with await psycopg.AsyncConnection.connect(
-            libpq_url(load_url), autocommit=True
-        ) as conn:
+        async with await LoadConnection.connect(libpq_url(load_url), autocommit=True) as conn:
             await conn.execute("CREATE TEMP TABLE taken (id int PRIMARY KEY)")
             threshold = conn.prepare_threshold or 0
             for taken in range(1, threshold):  # runs that count towards the threshold
