@@ -51,15 +51,16 @@ PARTNER_OPS = (
 ROOM_TYPES = ("single", "double", "twin", "triple", "family", "suite")
 
 
-async def pipelined(
+async def run_pipeline(
     conn: LoadConnection,
     statements: list[tuple[str, dict[str, Any]]],
-) -> list[list[tuple[Any, ...]]]:
-    """Send the statements in one round trip (pipeline mode) as one transaction; each
-    statement's rows (empty for a statement without a result). The session is in autocommit,
-    so the statements up to the pipeline's only Sync run as one implicit transaction: all
-    or nothing. (psycopg's conn.transaction() in a pipeline syncs at BEGIN, at COMMIT and
-    at the end: four round trips, not one.)
+) -> list[psycopg.AsyncCursor[tuple[Any, ...]]]:
+    """Send the statements in one round trip (pipeline mode) as one transaction; the cursors
+    hold each statement's result, its rows not yet converted to Python (a page the user
+    only looks at needs no conversion). The session is in autocommit, so the statements up
+    to the pipeline's only Sync run as one implicit transaction: all or nothing. (psycopg's
+    conn.transaction() in a pipeline syncs at BEGIN, at COMMIT and at the end: four round
+    trips, not one.)
 
     Each statement is prepared from its first run (`prepare=True`): psycopg (3.3.9) prepares
     a statement on its prepare_threshold-th run, and when that run sits in a pipeline a
@@ -70,8 +71,17 @@ async def pipelined(
     async with conn.pipeline():
         for cursor, (sql, params) in zip(kept, statements, strict=True):
             await cursor.execute(sql, params, prepare=True)
+    return kept
+
+
+async def pipelined(
+    conn: LoadConnection,
+    statements: list[tuple[str, dict[str, Any]]],
+) -> list[list[tuple[Any, ...]]]:
+    """run_pipeline(), then each statement's rows (empty for a statement without rows)."""
+    cursors = await run_pipeline(conn, statements)
     # The result's status, not `description`: that builds a Column per field on every call.
-    return [await c.fetchall() if _has_rows(c) else [] for c in kept]
+    return [await c.fetchall() if _has_rows(c) else [] for c in cursors]
 
 
 def _has_rows(cursor: psycopg.AsyncCursor[Any]) -> bool:
@@ -300,7 +310,7 @@ class Runner:
         statements = [(sql, ids) for sql in (q.HOTEL_AMENITIES, q.HOTEL_ROOMS, q.HOTEL_REVIEWS)]
 
         async def view(conn: LoadConnection) -> bool:
-            await pipelined(conn, statements)
+            await run_pipeline(conn, statements)
             return True
 
         return not isinstance(await self.step("view_hotel", self.replica, view), Failed)
@@ -504,9 +514,10 @@ class Runner:
         }
 
         # As the service's login: it may not become `analytic` (a load session holds no
-        # role it could switch to); the reports read only what both roles read.
+        # role it could switch to); the reports read only what both roles read. The rows
+        # arrive whole but stay unconverted: the load only counts them.
         async def query(conn: LoadConnection) -> int:
-            return len(await (await conn.run(q.ANALYTIC[op], params)).fetchall())
+            return (await conn.run(q.ANALYTIC[op], params)).rowcount
 
         await self.step(op, self.replica, query, intended)
 
