@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import psycopg
 from sqlalchemy.engine import URL, make_url
@@ -94,6 +94,19 @@ class LoadConnection(psycopg.AsyncConnection[tuple[Any, ...]]):
         super().__init__(*args, **kwargs)
         self._kept: list[psycopg.AsyncCursor[tuple[Any, ...]]] = []
 
+    @classmethod
+    async def open(cls, conninfo: str) -> Self:
+        """A session as the load opens it: autocommit, named, without JIT."""
+        return await cls.connect(
+            conninfo,
+            autocommit=True,
+            application_name=APPLICATION_NAME,
+            connect_timeout=5,
+            # The stay price's generate_series is estimated at 1000 rows, so the planner
+            # JIT-compiles a 3 ms search for ~180 ms; the service needs the same setting.
+            options="-c jit=off",
+        )
+
     def cursors(self, n: int) -> list[psycopg.AsyncCursor[tuple[Any, ...]]]:
         """The first `n` kept cursors (made on first use)."""
         while len(self._kept) < n:
@@ -118,15 +131,7 @@ class Pool:
         self._waiting: deque[tuple[asyncio.Future[LoadConnection | None], bool]] = deque()
 
     async def _connect(self) -> LoadConnection:
-        return await LoadConnection.connect(
-            self.conninfo,
-            autocommit=True,
-            application_name=APPLICATION_NAME,
-            connect_timeout=5,
-            # The stay price's generate_series is estimated at 1000 rows, so the planner
-            # JIT-compiles a 3 ms search for ~180 ms; the service needs the same setting.
-            options="-c jit=off",
-        )
+        return await LoadConnection.open(self.conninfo)
 
     async def _acquire(self, abandonable: bool) -> LoadConnection | None:
         if self._idle:  # a connection is idle only when nobody waits

@@ -33,7 +33,7 @@ import uvloop
 from hotel_models.roles import HOTEL_APP, login_url
 from hotel_models.settings import libpq_url
 from loadtest import same_sql
-from loadtest.db import APPLICATION_NAME, LoadConnection
+from loadtest.db import LoadConnection
 from loadtest.mix import load_mix
 from loadtest.runner import booking_work
 from seeding.scratch import Scratch, scratch_platform
@@ -107,14 +107,7 @@ async def book(url: str, clients: int, duration: float, rows: list[dict[str, Any
 
     async with contextlib.AsyncExitStack() as opened:
         connections = [
-            await opened.enter_async_context(
-                await LoadConnection.connect(
-                    libpq_url(url),
-                    autocommit=True,
-                    application_name=APPLICATION_NAME,
-                    options="-c jit=off",
-                )
-            )
+            await opened.enter_async_context(await LoadConnection.open(libpq_url(url)))
             for _ in range(clients)
         ]
         started = time.monotonic()
