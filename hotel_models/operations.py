@@ -33,45 +33,67 @@ from hotel_models.loyalty import BonusAccount, BonusTransaction
 from hotel_models.reviews import Review
 from hotel_models.rooms import Room, Service
 
-# Per night: the lowest rate (seasonal offer or discount) covering that night, else the
-# room's base price. `r` is the room; :check_in/:check_out the stay. The integer
-# generate_series lets the planner see the stay's length (the date one is estimated at 1000
-# rows, enough to make it JIT-compile a 3 ms search for 100+ ms).
-NIGHTLY_PRICE = """
+# The nights of the stay :check_in to :check_out, as rows n(night). The integer
+# generate_series lets the planner see the stay's length when it plans for these dates (the
+# date one is estimated at 1000 rows, enough to make it JIT-compile a 3 ms search for
+# 100+ ms): the search, planned for each call's dates, uses it.
+NIGHTS_BY_SERIES = """(SELECT CAST(:check_in AS date) + i AS night
+          FROM generate_series(0, CAST(:check_out AS date)
+                                  - CAST(:check_in AS date) - 1) AS i) AS n"""
+# A prepared statement's generic plan knows no dates, and the series' 1000 nights made it
+# cost 160 times the custom plan: the booking insert was planned again on every call.
+# stay_nights() (revision 0025) is estimated at a week.
+STAY_NIGHTS = "stay_nights(CAST(:check_in AS date), CAST(:check_out AS date)) AS n(night)"
+
+
+def nightly_price(nights: str) -> str:
+    """Per night: the lowest rate (seasonal offer or discount) covering that night, else the
+    room's base price. `r` is the room; `nights` one of the two forms above."""
+    return f"""
     SELECT sum(coalesce(
              (SELECT min(rr.price) FROM room_rates rr
               WHERE rr.room_id = r.id AND rr.starts_on <= n.night AND n.night < rr.ends_on),
              r.price)) AS total
-    FROM (SELECT CAST(:check_in AS date) + i AS night
-          FROM generate_series(0, CAST(:check_out AS date)
-                                  - CAST(:check_in AS date) - 1) AS i) AS n
+    FROM {nights}
 """
+
+
 # Rates are half-open [starts_on, ends_on) like stays; the GiST index on this range finds
 # the few rates of a stay among all rooms' (ix_room_rates_stay).
 RATE_IN_STAY = """daterange(rr.starts_on, rr.ends_on, '[)')
     && daterange(CAST(:check_in AS date), CAST(:check_out AS date), '[)')"""
-# Most rooms have no rate in a given stay: they skip the per-night walk.
-STAY_PRICE = f"""
+
+
+def stay_price(earlier: bool = False) -> str:
+    """The price of room `r` for the stay. Most rooms have no rate in a given stay: they
+    skip the per-night walk. `earlier`: as written before revision 0025 (no stay_nights)."""
+    nights = NIGHTS_BY_SERIES if earlier else STAY_NIGHTS
+    return f"""
     SELECT CASE WHEN EXISTS (SELECT FROM room_rates rr WHERE rr.room_id = r.id AND {RATE_IN_STAY})
-           THEN ({NIGHTLY_PRICE})
+           THEN ({nightly_price(nights)})
            ELSE r.price * (CAST(:check_out AS date) - CAST(:check_in AS date))
            END AS total
 """
+
+
+STAY_PRICE = stay_price()
 # {city} is r.city (revision 0024 on): the rooms index on (city, price) walks only the
-# city's rooms; h.city is how the search was written before.
+# city's rooms; h.city is how the search was written before. {holds_room} is the
+# exclusion's predicate, so its GiST index finds a room's overlapping stays: holds_room from
+# revision 0025, status <> 'cancelled' before.
 _FREE_ROOM = """{city} = :city AND r.capacity >= :guests AND r.status = 'available'
       AND NOT EXISTS (
         SELECT FROM bookings b
-        WHERE b.room_id = r.id AND b.status <> 'cancelled'
+        WHERE b.room_id = r.id AND {holds_room}
           AND daterange(b.check_in, b.check_out, '[)')
               && daterange(CAST(:check_in AS date), CAST(:check_out AS date), '[)'))"""
 
 
-def availability_sql(filters: str = "", city: str = "r.city") -> str:
+def availability_sql(filters: str = "", earlier: bool = False) -> str:
     """Free rooms of a city for a stay, cheapest first: (id, hotel id, hotel name, room
     type, capacity, hotel rating, stay price). Parameters :city, :check_in, :check_out,
-    :guests, :limit; `filters` are extra conditions over `r`, `h` and `total`; `city` the
-    column the city is read from (h.city: the search as it was before revision 0024).
+    :guests, :limit; `filters` are extra conditions over `r`, `h` and `total`; `earlier`:
+    the search as written before revisions 0024 and 0025 (the benches that compare).
 
     Exact and able to stop early: rooms without a rate in the stay cost nights x base
     price, so the city's rooms are walked in base-price order (one index on city, price)
@@ -81,7 +103,12 @@ def availability_sql(filters: str = "", city: str = "r.city") -> str:
     nights = "(CAST(:check_out AS date) - CAST(:check_in AS date))"
     base_total = f"r.price * {nights}"
     columns = "r.id, h.id AS hotel_id, h.name, r.room_type, r.capacity, h.rating"
-    free_room = _FREE_ROOM.format(city=city)
+    free_room = (
+        _FREE_ROOM.format(city="h.city", holds_room="b.status <> 'cancelled'")
+        if earlier
+        else _FREE_ROOM.format(city="r.city", holds_room="b.holds_room")
+    )
+    nightly = nightly_price(NIGHTS_BY_SERIES)
     return f"""
     SELECT * FROM (
       (SELECT {columns}, {base_total} AS total
@@ -93,7 +120,7 @@ def availability_sql(filters: str = "", city: str = "r.city") -> str:
        LIMIT :limit)
       UNION ALL
       (SELECT {columns}, p.total
-       FROM rooms r JOIN hotels h ON h.id = r.hotel_id CROSS JOIN LATERAL ({NIGHTLY_PRICE}) AS p
+       FROM rooms r JOIN hotels h ON h.id = r.hotel_id CROSS JOIN LATERAL ({nightly}) AS p
        WHERE r.id IN (SELECT rr.room_id FROM room_rates rr WHERE {RATE_IN_STAY})
          AND {free_room}
          {filters.replace("{total}", "p.total")})

@@ -26,7 +26,7 @@ from hotel_models.rollups import BOOKING_STATUS_BASE, REVENUE_BASE
 from hotel_models.settings import libpq_url
 from loadtest.catalogue import CATALOGUE, sample
 from loadtest.explain import Explained, explain
-from loadtest.queries import ANALYTIC, SEARCH_BY_HOTEL_CITY
+from loadtest.queries import ANALYTIC, AVAILABLE_ROOMS_BEFORE_0025, SEARCH_BEFORE_0025
 from seeding.bulk import load
 from seeding.plan import SCALES
 from seeding.scratch import Scratch, scratch_platform
@@ -34,7 +34,8 @@ from seeding.scratch import Scratch, scratch_platform
 BEFORE, AFTER = "0015", "head"
 # What the catalogue reads that BEFORE does not have yet: the queries over the base tables.
 EARLIER_SQL = {
-    "search_availability": SEARCH_BY_HOTEL_CITY,  # rooms.city is 0024's
+    "search_availability": SEARCH_BEFORE_0025,  # rooms.city is 0024's, holds_room 0025's
+    "analytic_available_rooms": AVAILABLE_ROOMS_BEFORE_0025,
     "analytic_booking_status": BOOKING_STATUS_BASE,
     "revenue_report": REVENUE_BASE,
     "analytic_top_spenders": """

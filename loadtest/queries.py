@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from hotel_models.operations import STAY_PRICE, availability_sql
+from hotel_models.operations import availability_sql, stay_price
 from hotel_models.rollups import BOOKING_STATUS_REPORT, REVENUE_REPORT
 
 
@@ -15,13 +15,12 @@ def pg(sql: str) -> str:
     return re.sub(r"(?<!:):(\w+)", r"%(\1)s", sql)
 
 
-_STAY = pg(STAY_PRICE)
-
 # (room, hotel, hotel name, room type, capacity, rating, stay price), cheapest first.
 SEARCH = pg(availability_sql())
-# The same search where rooms have no city yet (before revision 0024): the benches that
-# compare an earlier schema run it there.
-SEARCH_BY_HOTEL_CITY = pg(availability_sql(city="h.city"))
+# The search and the booking insert as written before revision 0025 (rooms without a city,
+# bookings without holds_room, no stay_nights()): the benches that compare an earlier schema
+# run them there.
+SEARCH_BEFORE_0025 = pg(availability_sql(earlier=True))
 
 HOTEL_ROOMS = """
 SELECT r.id, r.number, r.room_type, r.capacity, r.price,
@@ -49,9 +48,11 @@ SELECT b.id, b.check_in, b.check_out, b.guests, b.status, b.paid_state, b.total_
 FROM bookings b JOIN rooms r ON r.id = b.room_id JOIN hotels h ON h.id = r.hotel_id
 WHERE b.code = %(code)s"""
 
-# Price = nightly prices + the hotel's chosen active services - bonus points. Nothing is
-# inserted when the key is already there: a retry whose first attempt committed.
-INSERT_BOOKING = f"""
+
+def insert_booking(stay: str) -> str:
+    """Price = nightly prices + the hotel's chosen active services - bonus points. Nothing is
+    inserted when the key is already there: a retry whose first attempt committed."""
+    return f"""
 INSERT INTO bookings (user_id, room_id, check_in, check_out, guests, payment_option,
                       total_price, bonus_points_used, idempotency_key)
 SELECT %(user)s, r.id, %(check_in)s, %(check_out)s, %(guests)s,
@@ -60,10 +61,14 @@ SELECT %(user)s, r.id, %(check_in)s, %(check_out)s, %(guests)s,
                            WHERE s.id = ANY(%(services)s) AND s.hotel_id = r.hotel_id
                              AND s.active), 0) - %(points)s,
        %(points)s, %(key)s
-FROM rooms r CROSS JOIN LATERAL ({_STAY}) AS p
+FROM rooms r CROSS JOIN LATERAL ({pg(stay)}) AS p
 WHERE r.id = %(room)s
   AND NOT EXISTS (SELECT FROM bookings WHERE idempotency_key = %(key)s)
 RETURNING id"""
+
+
+INSERT_BOOKING = insert_booking(stay_price())
+INSERT_BOOKING_BEFORE_0025 = insert_booking(stay_price(earlier=True))
 INSERT_BOOKING_SERVICES = """
 INSERT INTO booking_services (booking_id, service_id, price)
 SELECT b.id, s.id, s.price FROM bookings b JOIN rooms r ON r.id = b.room_id
@@ -113,6 +118,21 @@ PARTNER_ADD_SERVICE = """
 INSERT INTO services (hotel_id, name, description, price)
 VALUES (%(hotel)s, %(name)s, 'added by a partner', %(price)s)"""
 
+
+def available_rooms(holds_room: str) -> str:
+    """Rooms free this week in a price band; `holds_room` the live bookings' predicate
+    (holds_room from revision 0025, so the no-overlap index finds a room's stays)."""
+    return """
+        SELECT r.id, r.hotel_id, r.price, r.capacity FROM rooms r
+        WHERE r.price BETWEEN %(low)s AND %(high)s AND r.capacity >= %(guests)s
+          AND NOT EXISTS (SELECT FROM bookings b WHERE b.room_id = r.id AND {holds_room}
+                          AND daterange(b.check_in, b.check_out, '[)')
+                              && daterange(current_date, current_date + 7, '[)'))
+        ORDER BY r.price DESC, r.capacity LIMIT 100""".replace("{holds_room}", holds_room)
+
+
+AVAILABLE_ROOMS_BEFORE_0025 = available_rooms("b.status <> 'cancelled'")
+
 # The earlier load service's six queries (parameterised where a person would choose), and
 # the revenue report; run as role analytic.
 ANALYTIC = {
@@ -133,14 +153,7 @@ ANALYTIC = {
         FROM (SELECT id, name FROM hotels ORDER BY rating DESC NULLS LAST LIMIT 50) h
         JOIN hotel_amenities ha ON ha.hotel_id = h.id JOIN amenities a ON a.id = ha.amenity_id
         GROUP BY h.id, h.name""",
-    "analytic_available_rooms": """
-        SELECT r.id, r.hotel_id, r.price, r.capacity FROM rooms r
-        WHERE r.price BETWEEN %(low)s AND %(high)s AND r.capacity >= %(guests)s
-          AND NOT EXISTS (SELECT FROM bookings b WHERE b.room_id = r.id
-                          AND b.status <> 'cancelled'
-                          AND daterange(b.check_in, b.check_out, '[)')
-                              && daterange(current_date, current_date + 7, '[)'))
-        ORDER BY r.price DESC, r.capacity LIMIT 100""",
+    "analytic_available_rooms": available_rooms("b.holds_room"),
     "analytic_price_histogram": """
         SELECT width_bucket(r.price, 0, 1000, 10) AS bucket, count(*)
         FROM rooms r JOIN hotels h ON h.id = r.hotel_id WHERE h.city = %(city)s

@@ -90,11 +90,12 @@ def _has_rows(cursor: psycopg.AsyncCursor[Any]) -> bool:
 
 
 def booking_work(
-    params: dict[str, Any],
+    params: dict[str, Any], insert: str = q.INSERT_BOOKING
 ) -> Callable[[LoadConnection], Awaitable[tuple[int, Decimal, bool]]]:
     """create_booking as one transaction in one round trip: (id, price, replayed). Run
-    again with the same idempotency key it inserts nothing and returns the first booking."""
-    statements = [(q.INSERT_BOOKING, params), (q.BOOKING_BY_KEY, params)]
+    again with the same idempotency key it inserts nothing and returns the first booking.
+    `insert`: the catalog's (an earlier schema's) form of INSERT_BOOKING."""
+    statements = [(insert, params), (q.BOOKING_BY_KEY, params)]
     if params["services"]:
         statements.insert(1, (q.INSERT_BOOKING_SERVICES, params))
 
@@ -132,7 +133,9 @@ class Catalog:
     nights: list[int]
     guests: list[int]
     prices: list[Decimal]
-    search: str  # q.SEARCH, or SEARCH_BY_HOTEL_CITY on a schema before rooms had a city
+    # q.SEARCH and q.INSERT_BOOKING, or their forms on a schema before revision 0025
+    search: str
+    insert_booking: str
 
 
 async def sample_catalog(pool: Pool) -> Catalog:
@@ -163,9 +166,8 @@ async def sample_catalog(pool: Pool) -> Catalog:
             "WHERE check_in >= current_date ORDER BY random() LIMIT 5000"
         )
         prices = [r[0] for r in await rows("SELECT price FROM rooms ORDER BY random() LIMIT 2000")]
-        rooms_have_city = await rows(
-            "SELECT FROM information_schema.columns WHERE table_schema = current_schema()"
-            " AND table_name = 'rooms' AND column_name = 'city'"
+        at_0025 = await rows(
+            "SELECT FROM pg_proc WHERE oid = to_regprocedure('stay_nights(date, date)')"
         )
     if not cities or not users or not methods:
         raise LoadError("the database has no rooms, guests or payment methods: seed it first")
@@ -190,7 +192,8 @@ async def sample_catalog(pool: Pool) -> Catalog:
         nights=[s[1] for s in stays],
         guests=[s[2] for s in stays],
         prices=sorted(prices),
-        search=q.SEARCH if rooms_have_city else q.SEARCH_BY_HOTEL_CITY,
+        search=q.SEARCH if at_0025 else q.SEARCH_BEFORE_0025,
+        insert_booking=q.INSERT_BOOKING if at_0025 else q.INSERT_BOOKING_BEFORE_0025,
     )
 
 
@@ -372,7 +375,9 @@ class Runner:
         }
         # In doubt until the answer comes: a cancelled journey leaves its key there.
         self.books.in_doubt.add(key)
-        created = await self.step("create_booking", self.primary, booking_work(params))
+        created = await self.step(
+            "create_booking", self.primary, booking_work(params, self.catalog.insert_booking)
+        )
         if created is not UNKNOWN:
             self.books.in_doubt.discard(key)
         if isinstance(created, Failed):

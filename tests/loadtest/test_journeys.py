@@ -17,7 +17,7 @@ from loadtest import queries as q
 from loadtest.db import LoadConnection, Pool
 from loadtest.metrics import Metrics
 from loadtest.mix import load_mix
-from loadtest.runner import FAILED, Runner, pipelined, sample_catalog
+from loadtest.runner import FAILED, Catalog, Runner, booking_work, pipelined, sample_catalog
 from loadtest.stats import Recorder
 from seeding.bulk import load
 from seeding.plan import SCALES
@@ -163,16 +163,17 @@ TAKE = "INSERT INTO taken VALUES (%(id)s)"
 ECHO = "SELECT %(id)s::int"
 
 
-def test_the_search_follows_the_schema_it_finds(
+def test_the_journeys_follow_the_schema_they_find(
     database_factory: Callable[[], str], load_url: str
 ) -> None:
-    """The server-work bench runs the journeys on a copy of the schema before rooms had a
-    city (revision 0024): there the search reads the hotel's city, and still finds rooms."""
+    """The server-work bench runs the journeys on a copy of the schema as it was before
+    revision 0025 (rooms without a city, bookings without holds_room, no stay_nights()):
+    there the search and the booking insert take their earlier forms, and still work."""
     earlier = database_factory()
     command.upgrade(alembic_config(url=earlier), "0023")
     load(earlier, SCALES["tiny"], seed=0, locale="en_US")
 
-    async def main(url: str) -> tuple[str, list[tuple[object, ...]]]:
+    async def main(url: str) -> tuple[Catalog, list[tuple[object, ...]], int]:
         pool = Pool(url, 1, role=None)
         try:
             catalog = await sample_catalog(pool)
@@ -180,13 +181,22 @@ def test_the_search_follows_the_schema_it_finds(
             params = {"city": catalog.cities[0], "check_in": day,
                       "check_out": day + timedelta(days=2), "guests": 1, "limit": 20}  # fmt: skip
             async with pool.connection() as conn:
-                return catalog.search, await (await conn.execute(catalog.search, params)).fetchall()
+                offers = await (await conn.execute(catalog.search, params)).fetchall()
+                booking = {**params, "user": catalog.users[0], "room": offers[0][0],
+                           "option": "full", "services": [], "points": 0, "key": "k"}  # fmt: skip
+                created, _, _ = await booking_work(booking, catalog.insert_booking)(conn)
+            return catalog, offers, created
         finally:
             await pool.close()
 
-    search, offers = asyncio.run(main(earlier))
-    assert search == q.SEARCH_BY_HOTEL_CITY
+    catalog, offers, created = asyncio.run(main(earlier))
+    assert (catalog.search, catalog.insert_booking) == (
+        q.SEARCH_BEFORE_0025,
+        q.INSERT_BOOKING_BEFORE_0025,
+    )
     assert offers
-    search, offers = asyncio.run(main(load_url))
-    assert search == q.SEARCH
+    assert created
+    catalog, offers, created = asyncio.run(main(load_url))
+    assert (catalog.search, catalog.insert_booking) == (q.SEARCH, q.INSERT_BOOKING)
     assert offers
+    assert created
