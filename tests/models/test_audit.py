@@ -105,6 +105,7 @@ def test_history_and_audit_writers_run_as_the_owner_with_a_pinned_search_path(
         (name, "hotel_owner")
         for name in (
             "audit_row",
+            "audit_row_redacted",
             "bonus_ledger_apply",
             "booking_status_rollup_delta",
             "booking_status_rollup_fold",

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from hotel_models import roles
@@ -117,17 +118,17 @@ def test_tables_created_or_altered_later_hide_their_secrets(session: Session) ->
     the secret columns back, for tables, views and added columns alike."""
     session.execute(text("CREATE TABLE api_clients (id int, name text, api_token text)"))
     session.execute(text("CREATE VIEW partner_logins AS SELECT login, password_hash FROM partners"))
-    session.execute(text("ALTER TABLE hotels ADD COLUMN secret_note text"))
+    session.execute(text("ALTER TABLE users ADD COLUMN secret_note text"))
     session.execute(text("SET LOCAL ROLE ann"))
     for sql in (
         "SELECT api_token FROM api_clients",
         "SELECT password_hash FROM partner_logins",
-        "SELECT secret_note FROM hotels",
+        "SELECT secret_note FROM users",
     ):
         refused(session, sql)
     session.execute(text("SELECT name FROM api_clients"))
     session.execute(text("SELECT login FROM partner_logins"))
-    session.execute(text("SELECT name, city FROM hotels"))
+    session.execute(text("SELECT email FROM users"))
 
 
 def test_audit_rows_never_carry_a_password_hash(session: Session, world: World) -> None:
@@ -152,23 +153,70 @@ def test_audit_rows_never_carry_a_password_hash(session: Session, world: World) 
 def test_a_secret_column_added_later_never_reaches_the_audit(
     session: Session, world: World
 ) -> None:
-    """The audit finds secret columns in each row it writes, not in a list made once: a
-    column named like a secret and added after every revision is stripped too."""
-    session.execute(text("ALTER TABLE hotels ADD COLUMN api_token text"))
+    """A redacted table's audit finds its secret columns in each row it writes, not in a
+    list made once: a column named like a secret, added after every revision, is stripped."""
+    session.execute(text("ALTER TABLE users ADD COLUMN api_token text"))
     session.execute(
-        text("UPDATE hotels SET api_token = 'leak', name = name || '!' WHERE id = :h"),
-        {"h": world.hotel.id},
+        text("UPDATE users SET api_token = 'leak', last_name = last_name || '!' WHERE id = :u"),
+        {"u": world.guest.id},
     )
     row_pk, old, new = session.execute(
         text(
-            "SELECT row_pk, old_row, new_row FROM audit_log WHERE table_name = 'hotels' "
+            "SELECT row_pk, old_row, new_row FROM audit_log WHERE table_name = 'users' "
             "AND operation = 'UPDATE' AND txid = txid_current()"
         )
     ).one()
-    assert row_pk == {"id": world.hotel.id}
-    assert new["name"].endswith("!")
+    assert row_pk == {"id": world.guest.id}
+    assert new["last_name"].endswith("!")
     assert "api_token" not in old
     assert "api_token" not in new
+    assert "password_hash" not in new
+
+
+@pytest.mark.parametrize(
+    "ddl",
+    [
+        pytest.param("ALTER TABLE hotels ADD COLUMN api_token text", id="add-column"),
+        pytest.param("ALTER TABLE rooms RENAME COLUMN number TO secret_number", id="rename"),
+        pytest.param(
+            "CREATE TRIGGER audit_whole AFTER UPDATE ON users "
+            "FOR EACH ROW EXECUTE FUNCTION audit_row('id')",
+            id="whole-audit-of-a-secret-table",
+        ),
+        pytest.param(
+            "CREATE TABLE api_clients (id int PRIMARY KEY, client_secret text); "
+            "CREATE TRIGGER audit AFTER INSERT ON api_clients "
+            "FOR EACH ROW EXECUTE FUNCTION audit_row('id')",
+            id="new-table",
+        ),
+    ],
+)
+def test_a_table_audited_whole_cannot_get_a_secret_column(session: Session, ddl: str) -> None:
+    """audit_row() copies rows whole (no per-row lookup, revision 0026): every way of giving
+    a table it audits a secret column is refused, and the command leaves nothing behind."""
+    before = session.execute(text("SELECT count(*) FROM pg_attribute")).scalar_one()
+    with (
+        pytest.raises(DBAPIError, match="audited whole by audit_row") as caught,
+        session.begin_nested(),
+    ):
+        session.execute(text(ddl))
+    assert "audit_row_redacted()" in str(caught.value)
+    assert session.execute(text("SELECT count(*) FROM pg_attribute")).scalar_one() == before
+
+
+def test_a_table_audited_with_redaction_may_have_secrets(session: Session) -> None:
+    session.execute(text("CREATE TABLE api_clients (id int PRIMARY KEY, client_secret text)"))
+    session.execute(
+        text(
+            "CREATE TRIGGER audit AFTER INSERT ON api_clients "
+            "FOR EACH ROW EXECUTE FUNCTION audit_row_redacted('id')"
+        )
+    )
+    session.execute(text("INSERT INTO api_clients VALUES (7, 's3cr3t')"))
+    new = session.execute(
+        text("SELECT new_row FROM audit_log WHERE table_name = 'api_clients'")
+    ).scalar_one()
+    assert new == {"id": 7}
 
 
 @pytest.fixture
@@ -220,4 +268,4 @@ def test_ddl_still_works_where_the_analytic_role_is_missing(session: Session) ->
     trigger too: it must not fail on the missing role (renamed here, rolled back after)."""
     session.execute(text("ALTER ROLE analytic RENAME TO analytic_away"))
     session.execute(text("CREATE TABLE api_keys (id int, api_token text)"))
-    session.execute(text("ALTER TABLE hotels ADD COLUMN secret_note text"))
+    session.execute(text("ALTER TABLE users ADD COLUMN secret_note text"))
