@@ -4,9 +4,8 @@ plan, a booking code needs no query.
 Revision ID: 0025
 Revises: 0024
 
-Measured by `python -m loadtest.server_work_bench` and, one piece at a time, by the CPU of
-the backend serving a booking's life (insert, two payments, three status changes, review),
-alternating each piece with what it replaces (docs/operations.md, "Server work per booking"):
+Measured by `python -m loadtest.server_work_bench --before 0024` (docs/operations.md,
+"Server work per booking"), found with perf on the backend and pg_stat_statements:
 
 - Status was in the no-overlap exclusion's predicate (`WHERE status <> 'cancelled'`), so
   every status change was a non-HOT update: a new entry in all seven indexes of bookings,
@@ -14,18 +13,23 @@ alternating each piece with what it replaces (docs/operations.md, "Server work p
   now reads `holds_room`, a stored generated column (`status <> 'cancelled'`, computed by
   the database, never written): PostgreSQL compares the indexed columns' values, so a change
   between live statuses leaves every index alone and stays on the row's page; only a
-  cancellation (the column changes) touches the indexes. About 9 % of that CPU.
+  cancellation (the column changes) touches the indexes.
 - The booking insert prices the stay night by night where a room has a rate in it, over
   generate_series(0, nights - 1). With the nights a parameter, the generic plan assumed
   1,000 of them and cost 160 times the custom plan, so the prepared insert was planned
-  again on every execution (0.37 ms of 0.98). stay_nights(check_in, check_out) returns the
-  same nights with an estimate of a week, and the insert runs its generic plan. About 10 %.
+  again on every execution (0.37 ms per booking). stay_nights(check_in, check_out) returns
+  the same nights with an estimate of a week, and the insert runs its generic plan.
 - booking_code() was a SQL function with its own search_path, never inlined: each insert
   parsed and planned its query again. The same code from the same 8 random bytes, now a
-  PL/pgSQL loop of plain expressions. About 4 %.
+  PL/pgSQL loop of plain expressions.
 
-Locks: ADD COLUMN ... STORED rewrites bookings and rebuilds its indexes, and the exclusion
-is built again, under an ACCESS EXCLUSIVE lock (reads wait too) until the commit.
+Locks: ADD COLUMN ... STORED rewrites bookings and rebuilds its btree indexes, and the
+exclusion is built once, after the rewrite, all under an ACCESS EXCLUSIVE lock (reads wait
+too) until the commit: 28.1 s at the large seed's million bookings, most of it the GiST
+build (`hotel migrate` from 0024, its ledger's duration_ms; 54.6 s when the exclusion was
+dropped after the rewrite, which had built it once for nothing). Run it in a maintenance
+window. No online form exists: an exclusion constraint cannot be added NOT VALID or over an
+index built CONCURRENTLY. The downgrade takes about 25 s the same way.
 """
 
 from collections.abc import Sequence
@@ -86,11 +90,12 @@ def _no_overlap(predicate: str) -> str:
 
 
 def upgrade() -> None:
+    # Dropped first, so that the rewrite does not build the GiST index once more for nothing.
+    op.execute("ALTER TABLE bookings DROP CONSTRAINT ex_bookings_no_overlap")
     op.execute(
         "ALTER TABLE bookings ADD COLUMN holds_room boolean "
         "GENERATED ALWAYS AS (status <> 'cancelled') STORED NOT NULL"
     )
-    op.execute("ALTER TABLE bookings DROP CONSTRAINT ex_bookings_no_overlap")
     op.execute(_no_overlap("holds_room"))
     op.execute(STAY_NIGHTS)
     op.execute(BOOKING_CODE_PLPGSQL)

@@ -5,9 +5,9 @@ Revision ID: 0026
 Revises: 0025
 
 audit_row() read the audited table's secret columns from pg_attribute for every row it
-wrote (0023): a query, its executor and a regular expression per column, about 45 us of
-an audited row's 160, on every table, though only users and partners have a secret column
-(password_hash). Now:
+wrote (0023): a query, its executor and a regular expression per column, about 45 us per
+audited row (`python -m loadtest.server_work_bench` lists it), on every table, though only
+users and partners have a secret column (password_hash). Now:
 - audit_row_redacted(): the same function as before, lookup included, on users and partners;
 - audit_row(): the images whole, with no lookup, on every other table;
 - the event trigger refuse_audited_secrets, after every CREATE TABLE, ALTER TABLE and

@@ -118,8 +118,8 @@ def test_a_booking_whose_answer_is_lost_is_in_doubt_not_unacknowledged(
     monkeypatch.setattr(runner_module, "RETRY_FOR", 0.0)
     real_work = runner_module.booking_work
 
-    def lost_answer(params):  # type: ignore[no-untyped-def]
-        work = real_work(params)
+    def lost_answer(params, insert):  # type: ignore[no-untyped-def]
+        work = real_work(params, insert)
 
         async def create(conn):  # type: ignore[no-untyped-def]
             await work(conn)  # committed
