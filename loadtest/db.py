@@ -102,8 +102,9 @@ class LoadConnection(psycopg.AsyncConnection[tuple[Any, ...]]):
             autocommit=True,
             application_name=APPLICATION_NAME,
             connect_timeout=5,
-            # The stay price's generate_series is estimated at 1000 rows, so the planner
-            # JIT-compiles a 3 ms search for ~180 ms; the service needs the same setting.
+            # The search's nights (generate_series) look like 1000 rows to a plan made
+            # without its dates, and the planner JIT-compiles a 3 ms search for ~180 ms;
+            # the service needs the same setting.
             options="-c jit=off",
         )
 

@@ -122,13 +122,13 @@ VALUES (%(hotel)s, %(name)s, 'added by a partner', %(price)s)"""
 def available_rooms(holds_room: str) -> str:
     """Rooms free this week in a price band; `holds_room` the live bookings' predicate
     (holds_room from revision 0025, so the no-overlap index finds a room's stays)."""
-    return """
+    return f"""
         SELECT r.id, r.hotel_id, r.price, r.capacity FROM rooms r
         WHERE r.price BETWEEN %(low)s AND %(high)s AND r.capacity >= %(guests)s
           AND NOT EXISTS (SELECT FROM bookings b WHERE b.room_id = r.id AND {holds_room}
                           AND daterange(b.check_in, b.check_out, '[)')
                               && daterange(current_date, current_date + 7, '[)'))
-        ORDER BY r.price DESC, r.capacity LIMIT 100""".replace("{holds_room}", holds_room)
+        ORDER BY r.price DESC, r.capacity LIMIT 100"""
 
 
 AVAILABLE_ROOMS_BEFORE_0025 = available_rooms("b.status <> 'cancelled'")
