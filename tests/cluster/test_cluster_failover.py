@@ -71,13 +71,9 @@ def test_writes_go_to_the_leader_and_reads_to_replicas(ha_cluster: LocalCluster)
     replica_url = ha_cluster.service_url(
         "routing_login", "routing-probe", "postgres", True, "postgresql"
     )
-    seen = set()
-    for _ in range(4):  # round robin over both replicas
-        with psycopg.connect(replica_url) as conn:
-            seen.add(conn.execute("SELECT inet_server_port(), pg_is_in_recovery()").fetchone())
-    assert seen == {(node.pg_port, True) for node in topo.nodes if node.name != leader}
 
-    def replayed() -> bool:  # the async replica may not have replayed the CREATE yet
+    def replayed() -> bool:  # the async replica may not have replayed the CREATEs yet:
+        # until it has, routing_login cannot log in there (the table comes after the role)
         replicas = [n for n in topo.nodes if n.name != leader]
         for node in replicas:
             with psycopg.connect(ha_cluster.node_url(node)) as conn:
@@ -87,6 +83,12 @@ def test_writes_go_to_the_leader_and_reads_to_replicas(ha_cluster: LocalCluster)
         return True
 
     eventually(replayed, 30, "routing_probe on both replicas")
+    seen = set()
+    for _ in range(4):  # round robin over both replicas
+        with psycopg.connect(replica_url) as conn:
+            seen.add(conn.execute("SELECT inet_server_port(), pg_is_in_recovery()").fetchone())
+    assert seen == {(node.pg_port, True) for node in topo.nodes if node.name != leader}
+
     with (
         psycopg.connect(replica_url, autocommit=True) as conn,
         pytest.raises(psycopg.errors.ReadOnlySqlTransaction),
