@@ -28,7 +28,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg.pq import ExecStatus
 
 from loadtest import queries as q
 from loadtest.db import Abandoned, LoadConnection, LoadError, Pool, classify, unreachable
@@ -51,42 +50,13 @@ PARTNER_OPS = (
 ROOM_TYPES = ("single", "double", "twin", "triple", "family", "suite")
 
 
-async def run_pipeline(
-    conn: LoadConnection,
-    statements: list[tuple[str, dict[str, Any]]],
-) -> list[psycopg.AsyncCursor[tuple[Any, ...]]]:
-    """Send the statements in one round trip (pipeline mode) as one transaction; the cursors
-    hold each statement's result, its rows not yet converted to Python (a page the user
-    only looks at needs no conversion). The session is in autocommit, so the statements up
-    to the pipeline's only Sync run as one implicit transaction: all or nothing. (psycopg's
-    conn.transaction() in a pipeline syncs at BEGIN, at COMMIT and at the end: four round
-    trips, not one.)
-
-    Each statement is prepared from its first run (`prepare=True`): psycopg (3.3.9) prepares
-    a statement on its prepare_threshold-th run, and when that run sits in a pipeline a
-    conflict aborted, it still records the statement as prepared although the server never
-    parsed it; every later run of it on that connection then fails with "prepared statement
-    ... does not exist". Prepared on first sight, an aborted preparation is forgotten."""
-    kept = conn.cursors(len(statements))
-    async with conn.pipeline():
-        for cursor, (sql, params) in zip(kept, statements, strict=True):
-            await cursor.execute(sql, params, prepare=True)
-    return kept
-
-
 async def pipelined(
     conn: LoadConnection,
     statements: list[tuple[str, dict[str, Any]]],
 ) -> list[list[tuple[Any, ...]]]:
-    """run_pipeline(), then each statement's rows (empty for a statement without rows)."""
-    cursors = await run_pipeline(conn, statements)
-    # The result's status, not `description`: that builds a Column per field on every call.
-    return [await c.fetchall() if _has_rows(c) else [] for c in cursors]
-
-
-def _has_rows(cursor: psycopg.AsyncCursor[Any]) -> bool:
-    result = cursor.pgresult
-    return result is not None and result.status == ExecStatus.TUPLES_OK
+    """The statements in one round trip as one transaction (`LoadConnection.run_all`), then
+    each statement's rows (empty for a statement without rows)."""
+    return [result.rows() for result in await conn.run_all(statements)]
 
 
 def booking_work(
@@ -303,7 +273,7 @@ class Runner:
         }
 
         async def search(conn: LoadConnection) -> list[tuple[Any, ...]]:
-            return await (await conn.run(self.catalog.search, params)).fetchall()
+            return (await conn.run(self.catalog.search, params)).rows()
 
         offers = await self.step("search_availability", self.replica, search, intended)
         return ([] if isinstance(offers, Failed) else offers), check_in, check_out, guests
@@ -313,7 +283,7 @@ class Runner:
         statements = [(sql, ids) for sql in (q.HOTEL_AMENITIES, q.HOTEL_ROOMS, q.HOTEL_REVIEWS)]
 
         async def view(conn: LoadConnection) -> bool:
-            await run_pipeline(conn, statements)
+            await conn.run_all(statements)
             return True
 
         return not isinstance(await self.step("view_hotel", self.replica, view), Failed)
@@ -330,15 +300,15 @@ class Runner:
         user = {"user": self.rng.choice(self.catalog.users)}
 
         async def history(conn: LoadConnection) -> list[tuple[Any, ...]]:
-            return await (await conn.run(q.USER_BOOKINGS, user)).fetchall()
+            return (await conn.run(q.USER_BOOKINGS, user)).rows()
 
         bookings = await self.step("my_bookings", self.replica, history)
         if isinstance(bookings, Failed) or not bookings:
             return
         code = {"code": self.rng.choice(bookings)[1]}
 
-        async def by_code(conn: LoadConnection) -> tuple[Any, ...] | None:
-            return await (await conn.run(q.BOOKING_BY_CODE, code)).fetchone()
+        async def by_code(conn: LoadConnection) -> None:
+            await conn.run(q.BOOKING_BY_CODE, code)  # looked at, not converted
 
         await self.step("booking_by_code", self.replica, by_code)
 
@@ -449,8 +419,7 @@ class Runner:
 
     async def _move(self, op: str, booking: int, to: str, from_: list[str]) -> bool:
         async def move(conn: LoadConnection) -> int:
-            cur = await conn.run(q.MOVE, {"booking": booking, "to": to, "from": from_})
-            return cur.rowcount
+            return (await conn.run(q.MOVE, {"booking": booking, "to": to, "from": from_})).rowcount
 
         moved = await self.step(op, self.primary, move)
         if isinstance(moved, Failed):

@@ -140,23 +140,48 @@ def test_a_double_booking_is_a_counted_conflict_and_a_repeated_key_is_one_bookin
 
 
 def test_statements_of_conflicting_pipelines_still_run_on_that_connection(load_url: str) -> None:
-    """A write step's statements go in one pipeline. psycopg prepares a statement on its
-    prepare_threshold-th run; when that run is in a pipeline a conflict aborted, the next
-    step on that connection must still run (psycopg had recorded the aborted preparation as
-    done: 'prepared statement ... does not exist')."""
+    """A write step's statements go in one pipeline, each prepared on its first run. When a
+    conflict aborts the pipeline before a preparation, the server never parsed it: the next
+    step on that connection must prepare it again, not run a statement that does not exist
+    (psycopg 3.3.9's own pipeline recorded such a preparation as done)."""
 
-    async def main() -> list[list[tuple[int, ...]]]:
-        async with await LoadConnection.connect(libpq_url(load_url), autocommit=True) as conn:
+    async def main() -> tuple[list[list[tuple[int, ...]]], list[list[tuple[int, ...]]]]:
+        async with await LoadConnection.open(libpq_url(load_url)) as conn:
             await conn.execute("CREATE TEMP TABLE taken (id int PRIMARY KEY)")
-            threshold = conn.prepare_threshold or 0
-            for taken in range(1, threshold):  # runs that count towards the threshold
-                await pipelined(conn, [(TAKE, {"id": taken}), (ECHO, {"id": taken})])
-            for _ in range(2):  # the threshold-th run, and one more, both aborted
+            await pipelined(conn, [(TAKE, {"id": 1})])
+            for _ in range(2):  # ECHO's preparation comes after the conflict: never parsed
                 with pytest.raises(psycopg.errors.UniqueViolation):
                     await pipelined(conn, [(TAKE, {"id": 1}), (ECHO, {"id": 0})])
-            return await pipelined(conn, [(TAKE, {"id": threshold}), (ECHO, {"id": 99})])
+            after = await pipelined(conn, [(TAKE, {"id": 2}), (ECHO, {"id": 99})])
+            return after, await pipelined(conn, [("SELECT id FROM taken ORDER BY id", {})])
 
-    assert asyncio.run(main()) == [[], [(99,)]]
+    after, taken = asyncio.run(main())
+    assert after == [[], [(99,)]]
+    assert taken == [[(1,), (2,)]]  # the aborted pipelines wrote nothing
+
+
+def test_a_step_cancelled_mid_pipeline_closes_its_session(load_url: str) -> None:
+    """A step cancelled while its pipeline waits (a run stopping) leaves the session in an
+    unknown state: it is closed, and the pool's next step gets a new one that works."""
+
+    async def main() -> tuple[bool, list[list[tuple[int, ...]]]]:
+        pool = Pool(load_url, 1, role=None)
+        try:
+            async with pool.connection() as conn:
+                first = conn
+                step = asyncio.ensure_future(conn.run("SELECT pg_sleep(30)", {}))
+                await asyncio.sleep(0.3)
+                step.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await step
+            async with pool.connection() as conn:
+                return first.closed and conn is not first, await pipelined(
+                    conn, [(ECHO, {"id": 7})]
+                )
+        finally:
+            await pool.close()
+
+    assert asyncio.run(main()) == (True, [[(7,)]])
 
 
 TAKE = "INSERT INTO taken VALUES (%(id)s)"
