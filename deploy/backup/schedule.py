@@ -32,6 +32,14 @@ class Job:
         self.due = croniter(self.cron, after).get_next(datetime)
 
 
+@dataclass(frozen=True)
+class Clock:
+    """Where the loop reads the time and waits: the system's, or a test's."""
+
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    sleep: Callable[[float], None] = time.sleep
+
+
 def parse_cron(name: str, expression: str) -> str:
     """Five fields, or six with seconds last (tests); a bad one is a one-line error."""
     if not croniter.is_valid(expression):
@@ -75,6 +83,7 @@ def run_schedule(
     metrics_port: int = 0,
     report: Callable[[Job, Outcome], None] = lambda job, outcome: None,
     metrics_addr: str = "127.0.0.1",
+    clock: Clock = Clock(),
 ) -> list[Outcome]:
     """Run jobs when due until `max_runs` jobs ran or `until` passed (forever without both)."""
     metrics.publish()  # the state of earlier runs, before the first one of this loop
@@ -86,7 +95,7 @@ def run_schedule(
             raise HotelError(f"metrics port {metrics_port}: {exc.strerror}") from None
     outcomes: list[Outcome] = []
     try:
-        now = datetime.now(UTC)
+        now = clock.now()
         for job in plan:
             job.plan(now)
         while max_runs is None or len(outcomes) < max_runs:
@@ -94,13 +103,13 @@ def run_schedule(
             due = job.due or now
             if until is not None and due > until:
                 break
-            wait = (due - datetime.now(UTC)).total_seconds()
+            wait = (due - clock.now()).total_seconds()
             if wait > 0:
-                time.sleep(wait)
+                clock.sleep(wait)
             outcome = job.run()
             outcomes.append(outcome)
             report(job, outcome)
-            job.plan(datetime.now(UTC))
+            job.plan(clock.now())
     finally:
         if server is not None:
             server.shutdown()

@@ -15,7 +15,7 @@ from deploy.backup import logical
 from deploy.backup.jobs import Outcome
 from deploy.backup.metrics import BackupMetrics
 from deploy.backup.physical import retention_for
-from deploy.backup.schedule import Job, run_schedule
+from deploy.backup.schedule import Clock, Job, run_schedule
 from deploy.cluster.topology import (
     Credentials,
     compose_topology,
@@ -127,22 +127,57 @@ def test_metrics_textfile_has_the_agreed_names_and_counters_survive_a_new_proces
     assert not list(path.parent.glob("*.tmp"))  # written through a rename
 
 
-def test_schedule_fires_on_the_cron_and_stops_after_max_runs(tmp_path: Path) -> None:
+class FakeClock:
+    """A clock that moves only when the loop sleeps or a job takes time: no test waits."""
+
+    def __init__(self, start: datetime) -> None:
+        self.time = start
+
+    def now(self) -> datetime:
+        return self.time
+
+    def sleep(self, seconds: float) -> None:
+        self.time += timedelta(seconds=seconds)
+
+
+START = datetime(2026, 1, 1, 12, 0, 0, 300_000, tzinfo=UTC)
+
+
+def _at(*seconds: float) -> list[datetime]:
+    return [START.replace(microsecond=0) + timedelta(seconds=s) for s in seconds]
+
+
+@pytest.mark.parametrize(
+    ("takes", "max_runs", "until", "fired_at"),
+    [
+        pytest.param(0.2, 2, None, _at(1, 2), id="max-runs"),
+        pytest.param(0.2, None, START + timedelta(seconds=2.5), _at(1, 2), id="until"),
+        # Overrunning its next slots, a job runs once when it finishes, not once per slot.
+        pytest.param(3.5, 2, None, _at(1, 5), id="overrun"),
+    ],
+)
+def test_schedule_fires_on_the_cron_until_its_limit(
+    tmp_path: Path,
+    takes: float,
+    max_runs: int | None,
+    until: datetime | None,
+    fired_at: list[datetime],
+) -> None:
+    """At the cron's top of a second, not after a sleep from now; until `max_runs` or
+    `until`."""
+    clock = FakeClock(START)
     fired: list[datetime] = []
 
     def job() -> Outcome:
-        fired.append(datetime.now(UTC))
-        return Outcome("logical", True, "ok", 0.0)
+        fired.append(clock.now())
+        clock.sleep(takes)
+        return Outcome("logical", True, "ok", takes)
 
     metrics = BackupMetrics(tmp_path / "backup.prom")
-    outcomes = run_schedule(metrics, [Job("tick", "* * * * * */1", job)], max_runs=2)
-    assert len(outcomes) == len(fired) == 2
-    # At the top of a second, not after a sleep from now (with room for a busy machine's
-    # late wake-up).
-    assert all(t.microsecond < 700_000 for t in fired)
-    until = datetime.now(UTC) + timedelta(seconds=2.5)
-    more = run_schedule(metrics, [Job("tick", "* * * * * */1", job)], until=until)
-    assert 1 <= len(more) <= 3
+    plan = [Job("tick", "* * * * * */1", job)]
+    outcomes = run_schedule(metrics, plan, max_runs, until, clock=Clock(clock.now, clock.sleep))
+    assert fired == fired_at
+    assert len(outcomes) == len(fired)
 
 
 @pytest.mark.parametrize(
