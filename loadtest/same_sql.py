@@ -37,7 +37,7 @@ from psycopg import sql
 from hotel_models.roles import HOTEL_APP
 from hotel_models.settings import libpq_url
 from loadtest import queries as q
-from loadtest.db import LoadError, client_env, login_as
+from loadtest.db import PLACEHOLDER, LoadError, client_env, login_as
 from loadtest.mix import Mix
 from loadtest.runner import PARTNER_OPS, ROOM_TYPES
 
@@ -64,7 +64,9 @@ def command(statement: str, rename: dict[str, str] | None = None, gset: bool = F
     """A runner statement as a pgbench command: %(name)s -> :name (or the name `rename`
     gives; pgbench sends it as the same $n parameter, so the server sees the same SQL)."""
     names = rename or {}
-    text = re.sub(r"%\((\w+)\)s", lambda m: ":" + names.get(m[1], m[1]), statement.strip())
+    text = PLACEHOLDER.sub(
+        lambda m: "%" if m[1] is None else ":" + names.get(m[1], m[1]), statement.strip()
+    )
     return text + (" \\gset" if gset else ";")
 
 
