@@ -100,10 +100,12 @@ StatementKey = tuple[bytes, tuple[int, ...]]
 
 @dataclass(frozen=True, slots=True)
 class ServerForm:
-    """A load statement as the server prepares it: `$n` placeholders, the names they bind."""
+    """A load statement as the server prepares it: `$n` placeholders, the names they bind
+    and how psycopg is to dump them (its default for %(name)s)."""
 
     sql: bytes
     names: tuple[str, ...]
+    formats: tuple[PyFormat, ...]
 
 
 @cache
@@ -118,7 +120,8 @@ def server_form(sql: str) -> ServerForm:
             names.append(name)
         return f"${names.index(name) + 1}"
 
-    return ServerForm(PLACEHOLDER.sub(place, sql).encode(), tuple(names))
+    server_sql = PLACEHOLDER.sub(place, sql).encode()
+    return ServerForm(server_sql, tuple(names), (PyFormat.AUTO,) * len(names))
 
 
 class Result:
@@ -187,7 +190,7 @@ class LoadConnection(psycopg.AsyncConnection[tuple[Any, ...]]):
             for sql, params in statements:
                 form = server_form(sql)
                 values = self._dumper.dump_sequence(
-                    [params[name] for name in form.names], [PyFormat.AUTO] * len(form.names)
+                    [params[name] for name in form.names], form.formats
                 )
                 types = tuple(self._dumper.types or ())
                 key = (form.sql, types)
