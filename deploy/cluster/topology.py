@@ -47,10 +47,15 @@ COMPOSE_TLS_DIR = "/etc/hotel-tls"  # the CA certificate in compose (volume `tls
 # Patroni raises ttl below 20 to 20; it also requires loop_wait + 2 * retry_timeout <= ttl.
 # A short loop_wait lets replicas react quickly once the leader key expires; retry_timeout
 # stays long enough to ride out an etcd leader election without demoting the primary.
+# A leader cut off from etcd starts demoting up to loop_wait + 2 * retry_timeout after its
+# last renewal (Patroni's refresh of the etcd member list overruns the retry deadline); the
+# margin left before the key expires is for PostgreSQL's shutdown. Without one, a partition
+# drill saw two primaries.
+DEMOTION_MARGIN = 6
 DCS: dict[str, Any] = {
     "ttl": 20,
     "loop_wait": 2,
-    "retry_timeout": 9,
+    "retry_timeout": 6,
     "maximum_lag_on_failover": 1048576,
     "synchronous_mode": True,
     "synchronous_mode_strict": False,

@@ -20,6 +20,7 @@ from deploy.cluster.cli import COMPOSE_DIR, compose_haproxy_cfg
 from deploy.cluster.local import cluster_root
 from deploy.cluster.topology import (
     DCS,
+    DEMOTION_MARGIN,
     Credentials,
     Topology,
     compose_topology,
@@ -105,7 +106,7 @@ def test_haproxy_and_etcd_identical_for_both_targets(
 
 def test_zero_data_loss_and_fast_recovery_settings() -> None:
     assert DCS["ttl"] >= 20  # Patroni's floor: lower values are silently raised
-    assert DCS["loop_wait"] + 2 * DCS["retry_timeout"] <= DCS["ttl"]
+    assert DCS["loop_wait"] + 2 * DCS["retry_timeout"] + DEMOTION_MARGIN <= DCS["ttl"]
     assert DCS["synchronous_mode"] is True
     assert DCS["postgresql"]["use_pg_rewind"] is True
     assert DCS["postgresql"]["use_slots"] is True
