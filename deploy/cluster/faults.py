@@ -710,8 +710,9 @@ def recreate(
     mounts: dict[str, str | None] | None = None,
 ) -> None:
     """Start a container like the (removed) one `info` describes -- same name, image,
-    command, user, compose labels, network aliases, health check and restart policy -- with
-    some environment variables and volume mounts changed."""
+    command, user, compose labels, network aliases, health check, restart policy, DNS
+    options, dropped capabilities and security options -- with some environment variables
+    and volume mounts changed."""
     config, host = info["Config"], info["HostConfig"]
     name = info["Name"].lstrip("/")
     args = ["create", "--name", name, "--hostname", config["Hostname"]]
@@ -722,6 +723,11 @@ def recreate(
         args += ["--workdir", config["WorkingDir"]]
     if config.get("StopTimeout"):
         args += ["--stop-timeout", str(config["StopTimeout"])]
+    # A node without its 1 s name lookups would demote too late when partitioned.
+    for flag, key in (("--dns-option", "DnsOptions"), ("--cap-drop", "CapDrop"),
+                      ("--cap-add", "CapAdd"), ("--security-opt", "SecurityOpt")):  # fmt: skip
+        for value in host.get(key) or []:
+            args += [flag, value]
     for key, value in (config.get("Labels") or {}).items():
         args += ["--label", f"{key}={value}"]
     # `mounts` maps a path to the volume mounted there now (None: nothing), in place of the

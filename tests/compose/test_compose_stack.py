@@ -9,7 +9,6 @@ up without it (compose.sh says so in one line) and nothing here needs it.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from datetime import datetime
@@ -28,6 +27,7 @@ from deploy.cluster.local import http
 from deploy.migrate.runner import PROJECT_ROOT, alembic_config
 from deploy.process import eventually
 from loadtest.db import APPLICATION_NAME
+from tests.compose.containers import containers, weaker_than_compose_says
 
 pytestmark = pytest.mark.compose
 
@@ -42,14 +42,6 @@ LONG_RUNNING = {
     "db_backup",
 }
 ONE_SHOTS = {"init", "migrate", "seed"}
-
-
-def containers(stack: ComposeCluster) -> dict[str, dict[str, Any]]:
-    """`docker inspect` of every container of the project, by service."""
-    label = f"label=com.docker.compose.project={stack.project}"
-    ids = docker("ps", "-aq", "--filter", label).stdout.split()
-    found = json.loads(docker("inspect", *ids).stdout)
-    return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in found}
 
 
 def connect(stack: ComposeCluster, user: str, password: str) -> Any:
@@ -86,6 +78,10 @@ def test_every_service_healthy_and_the_one_shots_exited_0(stack: ComposeCluster)
         state = found[name]["State"]
         assert (state["Status"], state["ExitCode"]) == ("exited", 0), name
         assert found[name]["RestartCount"] == 0, name
+
+
+def test_no_container_holds_a_capability_or_may_gain_privileges(stack: ComposeCluster) -> None:
+    assert weaker_than_compose_says(stack) == {}
 
 
 def test_published_ports_listen_on_loopback_only(stack: ComposeCluster) -> None:

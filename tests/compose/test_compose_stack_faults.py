@@ -16,6 +16,7 @@ import pytest
 
 from deploy.cluster.compose import ComposeCluster
 from deploy.cluster.faults import DISK_FULL_ALERT, FaultResult, run_fault
+from tests.compose.containers import weaker_than_compose_says
 
 pytestmark = pytest.mark.compose
 
@@ -80,6 +81,11 @@ def test_frozen_leader_thaws_without_taking_a_write(stack: ComposeCluster) -> No
     # demotes itself): two primaries may be seen, never two routed (asserted in drill()).
     assert result.most_primaries <= 2
     assert stack.in_recovery(result.old_leader) is True
+
+
+def test_containers_the_drills_recreated_are_as_compose_made_them(stack: ComposeCluster) -> None:
+    """etcd-member and disk-full re-create containers by hand: hardening and DNS kept."""
+    assert weaker_than_compose_says(stack) == {}
 
 
 def test_tests_off_the_stack_keep_the_sessions_settings(stack_overrides: dict[str, str]) -> None:
