@@ -60,6 +60,10 @@ PurgeBackups = Annotated[
     bool, typer.Option(help="With --purge: delete the backup repository too (asks).")
 ]
 Yes = Annotated[bool, typer.Option("--yes", help="Do not ask (--purge-backups).")]
+EnvFile = Annotated[Path, typer.Option(help="The compose stack's env file (--compose).")]
+Project = Annotated[
+    str, typer.Option(envvar="COMPOSE_PROJECT_NAME", help="Compose project (--compose).")
+]
 
 
 def masked(url: str) -> str:
@@ -163,6 +167,27 @@ def _status_table(cluster: LocalCluster) -> None:
         )
     console.print(table)
     console.print(f"sync standby: {cluster.sync_standby() or 'none'}")
+    drift = cluster.dcs_drift()
+    for path, (running, wanted) in drift.items():
+        console.print(f"[yellow]{path}[/] is {running!r}, the topology says {wanted!r}")
+    if drift:
+        console.print("`hotel cluster configure` applies the topology's values online")
+
+
+@cluster_app.command()
+def configure(
+    compose: Annotated[bool, typer.Option(help="Configure the compose stack.")] = False,
+    env_file: EnvFile = COMPOSE_DIR / ".env",
+    project: Project = "hotel",
+) -> None:
+    """Apply the topology's dynamic settings (timings, synchronous mode, parameters) to a
+    running cluster: Patroni reads them only when it creates one, so an existing cluster
+    keeps those it was made with."""
+    cluster = ComposeCluster.open(env_file, project) if compose else local_cluster()
+    changed = cluster.configure()
+    for path, (running, wanted) in changed.items():
+        console.print(f"{path}: {running!r} -> {wanted!r}")
+    console.print(f"[green]configured[/]: {len(changed) or 'nothing'} changed")
 
 
 @cluster_app.command()
@@ -280,12 +305,8 @@ def drill(
         bool,
         typer.Option(help="Drill the compose stack (docker kill of the leader's container)."),
     ] = False,
-    env_file: Annotated[
-        Path, typer.Option(help="The compose stack's env file (--compose).")
-    ] = COMPOSE_DIR / ".env",
-    project: Annotated[
-        str, typer.Option(envvar="COMPOSE_PROJECT_NAME", help="Compose project (--compose).")
-    ] = "hotel",
+    env_file: EnvFile = COMPOSE_DIR / ".env",
+    project: Project = "hotel",
     fault: Annotated[
         str | None,
         typer.Option(help=f"With --compose: {'|'.join(FAULTS)}|all instead of the kill drill."),

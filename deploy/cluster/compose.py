@@ -238,22 +238,30 @@ class ComposeCluster(LocalCluster):
             if done.returncode != 0:
                 raise HotelError(f"docker start {name}: {done.stderr.strip()}")
 
-    def _rest_post(self, name: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+    def _rest(
+        self, name: str, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
         rest = self.topology.node(name).rest_port
         # The password is the container's own variable: it never shows in the host's ps.
         done = self.exec(
             name,
             "sh", "-c",
-            'curl -sS --max-time 60 -o /dev/stderr -w "%{http_code}" '
+            'curl -sS --max-time 60 -o /dev/stderr -w "%{http_code}" -X "$3" '
             f'-u "{REST_USER}:$HOTEL_CLUSTER_REST_PASSWORD" '
-            '-H "Content-Type: application/json" -d "$1" "$2"',
-            "sh", json.dumps(body), f"http://127.0.0.1:{rest}/{path}",
+            '-H "Content-Type: application/json" ${1:+-d "$1"} "$2"',
+            "sh", "" if body is None else json.dumps(body), f"http://127.0.0.1:{rest}/{path}",
+            method,
             timeout=70,
         )  # fmt: skip
+        answer = done.stderr.strip()
         try:
-            return int(done.stdout.strip() or 0), done.stderr.strip()
+            status = int(done.stdout.strip() or 0)
         except ValueError:
-            return 0, done.stderr.strip()
+            return 0, answer
+        try:
+            return status, json.loads(answer)
+        except ValueError:
+            return status, answer
 
     def in_recovery(self, name: str) -> bool | None:
         node = self.topology.node(name)

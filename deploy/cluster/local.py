@@ -38,6 +38,7 @@ import yaml
 from deploy.cluster import tls
 from deploy.cluster.etcd_auth import enable_auth
 from deploy.cluster.topology import (
+    DCS,
     REPLICA_MAX_LAG_VAR,
     REST_USER,
     STATS_PASSWORD_VAR,
@@ -46,6 +47,7 @@ from deploy.cluster.topology import (
     Credentials,
     Node,
     Topology,
+    dcs_differences,
     etcd_environment,
     haproxy_config,
     local_topology,
@@ -522,16 +524,43 @@ class LocalCluster:
         body: dict[str, Any] = {"candidate": candidate}
         if kind == "switchover":
             body["leader"] = leader
-        status, answer = self._rest_post(leader or candidate, kind, body)
+        status, answer = self._rest(leader or candidate, "POST", kind, body)
         if status != 200:
             raise HotelError(f"{kind} refused by Patroni ({status}): {answer}")
         return leader, candidate
 
-    def _rest_post(self, name: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        """An authenticated POST to a node's Patroni REST API."""
+    def _rest(
+        self, name: str, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> tuple[int, Any]:
+        """An authenticated request to a node's Patroni REST API: (status, JSON or text)."""
         rest = self.topology.node(name).rest_port
         url = f"http://127.0.0.1:{rest}/{path}"
-        return http("POST", url, body=body, auth=self._rest_auth(), timeout=60)
+        return http(method, url, body=body, auth=self._rest_auth(), timeout=60)
+
+    def dcs_drift(self) -> dict[str, tuple[Any, Any]]:
+        """Where the running dynamic configuration differs from the topology's DCS. Patroni
+        reads `bootstrap.dcs` only when it creates the cluster, so a cluster made by an
+        earlier version keeps that version's timings until `configure`."""
+        status, running = self._rest(self._answering_node(), "GET", "config")
+        if status != 200 or not isinstance(running, dict):
+            raise HotelError(f"Patroni's /config did not answer ({status}): {running}")
+        return dcs_differences(running, DCS)
+
+    def configure(self) -> dict[str, tuple[Any, Any]]:
+        """Apply the topology's DCS to the running cluster (PATCH /config: settings the
+        topology does not name are kept); returns what differed."""
+        drift = self.dcs_drift()
+        if drift:
+            status, answer = self._rest(self._answering_node(), "PATCH", "config", DCS)
+            if status != 200:
+                raise HotelError(f"Patroni refused the configuration ({status}): {answer}")
+        return drift
+
+    def _answering_node(self) -> str:
+        members = self.members()
+        if not members:
+            raise HotelError("no Patroni member answers: is the cluster up? (`hotel cluster up`)")
+        return self.leader() or str(members[0]["name"])
 
     def in_recovery(self, name: str) -> bool | None:
         """The truth of a node's role: pg_is_in_recovery() on its own port (None: unreachable)."""

@@ -81,6 +81,22 @@ DCS: dict[str, Any] = {
         },
     },
 }
+
+
+def dcs_differences(running: dict[str, Any], wanted: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Each setting of `wanted` that `running` lacks or holds another value for, by dotted
+    path: `{"retry_timeout": (9, 6)}`. Settings only `running` has are not differences."""
+    found: dict[str, tuple[Any, Any]] = {}
+    for key, value in wanted.items():
+        have = running.get(key)
+        if isinstance(value, dict):
+            inner = dcs_differences(have if isinstance(have, dict) else {}, value)
+            found.update({f"{key}.{path}": pair for path, pair in inner.items()})
+        elif have != value:
+            found[key] = (have, value)
+    return found
+
+
 INITDB: list[Any] = [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}, "data-checksums"]
 PG_PARAMETERS: dict[str, Any] = {
     "shared_buffers": "64MB",

@@ -24,6 +24,7 @@ from deploy.cluster.topology import (
     Credentials,
     Topology,
     compose_topology,
+    dcs_differences,
     etcd_environment,
     haproxy_config,
     local_topology,
@@ -102,6 +103,17 @@ def test_haproxy_and_etcd_identical_for_both_targets(
         assert env_local.keys() == env_compose.keys()
         same = {k for k in env_local if env_local[k] == env_compose[k]}
         assert {"ETCD_NAME", "ETCD_HEARTBEAT_INTERVAL", "ETCD_ELECTION_TIMEOUT"} <= same
+
+
+def test_dcs_differences_name_each_setting_the_running_config_lacks_or_changed() -> None:
+    wanted = {"ttl": 20, "postgresql": {"use_slots": True, "parameters": {"a": "1", "b": 2}}}
+    running = {"ttl": 30, "extra": 1, "postgresql": {"use_slots": True, "parameters": {"a": "1"}}}
+    assert dcs_differences(running, wanted) == {
+        "ttl": (30, 20),
+        "postgresql.parameters.b": (None, 2),
+    }
+    assert dcs_differences(wanted, wanted) == {}
+    assert dcs_differences({"postgresql": "?"}, wanted)["postgresql.use_slots"] == (None, True)
 
 
 def test_zero_data_loss_and_fast_recovery_settings() -> None:

@@ -17,6 +17,7 @@ from deploy.cluster.local import LocalCluster
 from deploy.migrate.runner import current_revision, script_directory
 from deploy.process import eventually
 from hotel_models.errors import HotelError
+from tests.helpers import run_hotel
 
 pytestmark = pytest.mark.cluster
 
@@ -127,6 +128,32 @@ def test_up_ha_is_idempotent_migrates_and_publishes_the_dsn(ha_cluster: LocalClu
     assert url == ha_cluster.primary_url()
     assert oct((state_dir / "database.url").stat().st_mode & 0o777) == "0o600"
     assert current_revision(url) == script_directory().get_current_head()
+
+
+def test_a_cluster_made_with_other_settings_is_reported_then_configured_online(
+    ha_cluster: LocalCluster,
+) -> None:
+    """As a cluster bootstrapped by an earlier version: its DCS keeps the old timings."""
+    leader = leader_by_postgres(ha_cluster)
+    older = {"retry_timeout": 9, "postgresql": {"parameters": {"wal_keep_size": "128MB"}}}
+    # A setting the topology does not name is the operator's: configure leaves it.
+    status, answer = ha_cluster._rest(leader, "PATCH", "config", {**older, "check_timeline": True})
+    assert status == 200, answer
+    assert ha_cluster.dcs_drift() == {
+        "retry_timeout": (9, 6),
+        "postgresql.parameters.wal_keep_size": ("128MB", "256MB"),
+    }
+    env = {"HOTEL_STATE_DIR": str(ha_cluster.root.parent), "COLUMNS": "200"}
+    shown = run_hotel("cluster", "status", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "retry_timeout is 9, the topology says 6" in shown.stdout
+    applied = run_hotel("cluster", "configure", env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert "retry_timeout: 9 -> 6" in applied.stdout
+    assert ha_cluster.dcs_drift() == {}
+    _, config = ha_cluster._rest(leader, "GET", "config")
+    assert config["check_timeline"] is True
+    assert "nothing changed" in run_hotel("cluster", "configure", env=env).stdout
 
 
 def test_node_loss_under_load_loses_nothing_and_the_old_leader_rejoins(
