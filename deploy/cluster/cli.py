@@ -167,7 +167,11 @@ def _status_table(cluster: LocalCluster) -> None:
         )
     console.print(table)
     console.print(f"sync standby: {cluster.sync_standby() or 'none'}")
-    drift = cluster.dcs_drift()
+    try:
+        drift = cluster.dcs_drift()
+    except HotelError as exc:  # the table above stands; say what could not be compared
+        console.print(f"[yellow]dynamic settings not compared[/]: {exc}")
+        return
     for path, (running, wanted) in drift.items():
         console.print(f"[yellow]{path}[/] is {running!r}, the topology says {wanted!r}")
     if drift:
