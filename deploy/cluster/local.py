@@ -537,11 +537,12 @@ class LocalCluster:
         url = f"http://127.0.0.1:{rest}/{path}"
         return http(method, url, body=body, auth=self._rest_auth(), timeout=60)
 
-    def dcs_drift(self) -> dict[str, tuple[Any, Any]]:
-        """Where the running dynamic configuration differs from the topology's DCS. Patroni
-        reads `bootstrap.dcs` only when it creates the cluster, so a cluster made by an
-        earlier version keeps that version's timings until `configure`."""
-        status, running = self._rest(self._answering_node(), "GET", "config")
+    def dcs_drift(self, node: str | None = None) -> dict[str, tuple[Any, Any]]:
+        """Where the running dynamic configuration (as `node`, or the leader, reads it)
+        differs from the topology's DCS. Patroni reads `bootstrap.dcs` only when it creates
+        the cluster, so a cluster made by an earlier version keeps that version's timings
+        until `configure`."""
+        status, running = self._rest(node or self._answering_node(), "GET", "config")
         if status != 200 or not isinstance(running, dict):
             raise HotelError(f"Patroni's /config did not answer ({status}): {running}")
         return dcs_differences(running, DCS)
@@ -549,18 +550,21 @@ class LocalCluster:
     def configure(self) -> dict[str, tuple[Any, Any]]:
         """Apply the topology's DCS to the running cluster (PATCH /config: settings the
         topology does not name are kept); returns what differed."""
-        drift = self.dcs_drift()
+        node = self._answering_node()
+        drift = self.dcs_drift(node)
         if drift:
-            status, answer = self._rest(self._answering_node(), "PATCH", "config", DCS)
+            status, answer = self._rest(node, "PATCH", "config", DCS)
             if status != 200:
                 raise HotelError(f"Patroni refused the configuration ({status}): {answer}")
         return drift
 
     def _answering_node(self) -> str:
+        """The leader, or any member when there is none (the DCS holds one configuration)."""
         members = self.members()
         if not members:
             raise HotelError("no Patroni member answers: is the cluster up? (`hotel cluster up`)")
-        return self.leader() or str(members[0]["name"])
+        leader = (m["name"] for m in members if m["role"] == "leader")
+        return str(next(leader, members[0]["name"]))
 
     def in_recovery(self, name: str) -> bool | None:
         """The truth of a node's role: pg_is_in_recovery() on its own port (None: unreachable)."""
