@@ -25,6 +25,7 @@ def weaker_than_compose_says(stack: ComposeCluster) -> dict[str, str]:
     capability (the kernel's own /proc/1/status), and every node that lost its DNS options:
     service -> what is wrong."""
     wrong: dict[str, str] = {}
+    nodes = {node.name for node in stack.topology.nodes}
     for service, info in containers(stack).items():
         if not info["State"]["Running"]:
             continue
@@ -34,6 +35,6 @@ def weaker_than_compose_says(stack: ComposeCluster) -> dict[str, str]:
         if privileges != {"NoNewPrivs": "1", "CapBnd": "0" * 16, "CapEff": "0" * 16}:
             wrong[service] = str(privileges)
         dns = info["HostConfig"].get("DnsOptions") or []
-        if service in {n.name for n in stack.topology.nodes} and dns != NODE_DNS_OPTIONS:
+        if service in nodes and dns != NODE_DNS_OPTIONS:
             wrong[service] = f"DNS options {dns}"
     return wrong
