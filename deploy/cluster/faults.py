@@ -389,11 +389,17 @@ def etcd_members(cluster: ComposeCluster, via: str) -> list[dict[str, Any]]:
 
 
 def etcd_healthy(cluster: ComposeCluster) -> bool:
+    """Every member answers and has started. A question, polled while quorum comes back:
+    an etcd that cannot answer yet is a no, not an error."""
     via = next(m.name for m in cluster.topology.etcd if cluster.running(m.name))
-    done = etcdctl_run(cluster, via, "endpoint", "health", "--cluster")
-    members = etcd_members(cluster, via)
+    if etcdctl_run(cluster, via, "endpoint", "health", "--cluster").returncode != 0:
+        return False
+    try:
+        members = etcd_members(cluster, via)
+    except HotelError:  # "context deadline exceeded": the members are still electing
+        return False
     started = [m for m in members if m.get("name")]
-    return done.returncode == 0 and len(started) == len(cluster.topology.etcd)
+    return len(started) == len(cluster.topology.etcd)
 
 
 def etcd_quorum(cluster: ComposeCluster, result: FaultResult, writer: Writer) -> None:
