@@ -366,13 +366,6 @@ def _payment_by_key(
     return payment
 
 
-def settle_paid_states(session: Session) -> None:
-    """Settle the paid state of the bookings this transaction paid for, and of every booking
-    it pays for from now on, at each payment: otherwise at commit or at the booking's next
-    write (revision 0028)."""
-    session.execute(text("SET CONSTRAINTS payments_paid_state IMMEDIATE"))
-
-
 def pay(
     session: Session,
     *,
@@ -402,7 +395,6 @@ def pay(
         with _guarded(session):
             session.add(payment)
             session.flush()
-            settle_paid_states(session)  # the caller may read the paid state now
     except (IntegrityError, HotelRuleError):
         # A concurrent retry with the same key committed first: its payment, as a unique
         # violation or as an overpayment with itself.

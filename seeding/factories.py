@@ -55,7 +55,6 @@ from hotel_models.enums import (
     RateKind,
     RoomType,
 )
-from hotel_models.operations import settle_paid_states
 from seeding.plan import AMENITIES, FACILITIES, SERVICES
 
 FAKE_HASH = "$argon2id$v=19$m=65536,t=3,p=4$factory"
@@ -332,12 +331,6 @@ class PaymentFactory(BaseFactory):
     method_id = factory.SelfAttribute("method.id")
     amount = factory.SelfAttribute("booking.total_price")
     status = PaymentStatus.COMPLETED
-
-    @classmethod
-    def _create(cls, model_class: type[Payment], *args: Any, **kwargs: Any) -> Payment:
-        payment: Payment = super()._create(model_class, *args, **kwargs)
-        settle_paid_states(cls._meta.sqlalchemy_session)  # type: ignore[attr-defined]
-        return payment
 
 
 class GuestSpendingFactory(BaseFactory):

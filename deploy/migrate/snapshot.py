@@ -60,8 +60,7 @@ SECTIONS: dict[str, str] = {
                || CASE WHEN c.condeferrable THEN ' deferrable' ELSE '' END
                || CASE WHEN c.condeferred THEN ' initially deferred' ELSE '' END
         FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
-        -- A constraint trigger's own row: listed with the triggers, deferrability included.
-        WHERE {_USER_NS} AND c.contypid = 0 AND c.contype <> 't'""",
+        WHERE {_USER_NS} AND c.contypid = 0""",
     "indexes": f"""
         SELECT n.nspname || '.' || i.relname, pg_get_indexdef(i.oid)
         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from hotel_models.operations import settle_paid_states
-from tests.models.world import (
-    World,
-    as_app,
-    committed_world,
-    insert_booking,
-    refused,
-    violates,
-)
+from tests.models.world import World, as_app, insert_booking, refused, violates
 
 
 def sql(session: Session, statement: str, **params: Any) -> Any:
@@ -64,7 +56,6 @@ def test_paid_state_follows_payments_and_overpayment_is_refused(
     session: Session, world: World
 ) -> None:
     as_app(session)
-    settle_paid_states(session)
     booking = insert_booking(session, world, "2031-01-01", "2031-01-03", total_price=200)
     assert paid_state(session, booking) == "unpaid"
     sql(session, "UPDATE bookings SET paid_state = 'paid' WHERE id = :id", id=booking)
@@ -79,45 +70,6 @@ def test_paid_state_follows_payments_and_overpayment_is_refused(
     assert paid_state(session, booking) == "paid"
     sql(session, "UPDATE payments SET status = 'refunded' WHERE id = :id", id=last)
     assert paid_state(session, booking) == "partially_paid"
-
-
-def test_a_paid_state_settles_at_the_bookings_next_write_or_when_asked(
-    session: Session, world: World
-) -> None:
-    as_app(session)
-    booking = insert_booking(session, world, "2031-02-01", "2031-02-03", total_price=200)
-    pay(session, world, booking, 120)
-    assert paid_state(session, booking) == "unpaid"  # deferred to the commit
-    sql(session, "UPDATE bookings SET status = 'confirmed' WHERE id = :id", id=booking)
-    assert paid_state(session, booking) == "partially_paid"  # carried by the booking's write
-    pay(session, world, booking, 80)
-    assert paid_state(session, booking) == "partially_paid"
-    settle_paid_states(session)
-    assert paid_state(session, booking) == "paid"
-
-
-def test_a_committed_payment_commits_its_paid_state_and_loyalty_credit(
-    race_engine: Engine,
-) -> None:
-    """What every other transaction sees: the booking paid, the points earned, with the
-    payment that did it and nothing else written in between."""
-    world = committed_world(race_engine)
-    with Session(race_engine) as writer:
-        as_app(writer)
-        booking = insert_booking(writer, world, "2031-03-01", "2031-03-03")
-        writer.commit()
-    with Session(race_engine) as writer:
-        as_app(writer)
-        pay(writer, world, booking, 100)
-        writer.commit()
-    with Session(race_engine) as reader:
-        assert paid_state(reader, booking) == "paid"
-        earned = sql(
-            reader,
-            "SELECT count(*) FROM bonus_transactions WHERE booking_id = :b AND kind = 'earn'",
-            b=booking,
-        ).scalar_one()
-        assert earned == 1
 
 
 def test_payments_are_never_deleted_or_rewritten(session: Session, world: World) -> None:
@@ -158,7 +110,6 @@ def test_points_spent_on_booking_returned_on_cancel_earned_when_paid(
     session: Session, world: World
 ) -> None:
     as_app(session)
-    settle_paid_states(session)
     credit(session, world, 50)
     with violates(session, "ck_bonus_accounts_nonnegative_balance"):
         insert_booking(session, world, "2031-03-01", "2031-03-03", bonus_points_used=51)
@@ -248,7 +199,6 @@ def test_hotel_rating_is_the_average_of_its_reviews(session: Session, world: Wor
 def test_the_earn_rate_is_configured_in_the_database(session: Session, world: World) -> None:
     sql(session, "UPDATE loyalty_config SET earn_percent = 10")  # as the owner
     as_app(session)
-    settle_paid_states(session)
     booking = insert_booking(session, world, "2031-08-01", "2031-08-02", total_price=250)
     pay(session, world, booking, 250)
     assert balance(session, world) == 25
