@@ -235,3 +235,22 @@ def test_the_bookings_audit_watches_every_column_but_the_status_and_derived_ones
         )
     ).scalars()
     assert set(watched) == set(columns) - {"status", "holds_room", "paid_state", "updated_at"}
+
+
+def test_a_hotels_rating_recomputation_is_not_audited_its_other_changes_are(
+    session: Session, world: World
+) -> None:
+    """The rating follows the reviews, whose own writes are audited (0028)."""
+    as_app(session)
+    for change in ("rating = 5", "stars = 2"):
+        session.execute(text(f"UPDATE hotels SET {change} WHERE id = :h"), {"h": world.hotel.id})
+    session.execute(text("RESET ROLE"))
+    rows = session.execute(
+        text(
+            "SELECT operation::text, new_row ->> 'stars' FROM audit_log "
+            "WHERE txid = txid_current() AND table_name = 'hotels' AND row_pk = :pk "
+            "AND operation = 'UPDATE'"
+        ),
+        {"pk": f'{{"id": {world.hotel.id}}}'},
+    ).all()
+    assert [tuple(r) for r in rows] == [("UPDATE", "2")]

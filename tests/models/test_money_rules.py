@@ -190,6 +190,8 @@ def test_hotel_rating_is_the_average_of_its_reviews(session: Session, world: Wor
     assert rating() == 5
     review(session, world, stays[1], 2)
     assert float(rating()) == 3.5
+    sql(session, "UPDATE hotels SET rating = 5 WHERE id = :id", id=world.hotel.id)
+    assert float(rating()) == 3.5  # derived (0028): a client cannot set it
     sql(session, "UPDATE reviews SET rating = 4 WHERE booking_id = :b", b=stays[1])
     assert float(rating()) == 4.5
     sql(session, "DELETE FROM reviews")
