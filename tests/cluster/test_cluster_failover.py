@@ -139,10 +139,9 @@ def test_a_cluster_made_with_other_settings_is_reported_then_configured_online(
     # A setting the topology does not name is the operator's: configure leaves it.
     status, answer = ha_cluster._rest(leader, "PATCH", "config", {**older, "check_timeline": True})
     assert status == 200, answer
-    assert ha_cluster.dcs_drift() == {
-        "retry_timeout": (9, 6),
-        "postgresql.parameters.wal_keep_size": ("128MB", "256MB"),
-    }
+    # GET /config answers from the member's cached view of the DCS, refreshed on its next loop.
+    drift = {"retry_timeout": (9, 6), "postgresql.parameters.wal_keep_size": ("128MB", "256MB")}
+    eventually(lambda: ha_cluster.dcs_drift() == drift, 10, "the patched settings read back")
     env = {"HOTEL_STATE_DIR": str(ha_cluster.root.parent), "COLUMNS": "200"}
     shown = run_hotel("cluster", "status", env=env)
     assert shown.returncode == 0, shown.stderr
@@ -150,7 +149,7 @@ def test_a_cluster_made_with_other_settings_is_reported_then_configured_online(
     applied = run_hotel("cluster", "configure", env=env)
     assert applied.returncode == 0, applied.stderr
     assert "retry_timeout: 9 -> 6" in applied.stdout
-    assert ha_cluster.dcs_drift() == {}
+    eventually(lambda: ha_cluster.dcs_drift() == {}, 10, "the configured settings read back")
     _, config = ha_cluster._rest(leader, "GET", "config")
     assert config["check_timeline"] is True
     assert "nothing changed" in run_hotel("cluster", "configure", env=env).stdout
