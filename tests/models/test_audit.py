@@ -245,12 +245,11 @@ def test_a_hotels_rating_recomputation_is_not_audited_its_other_changes_are(
     for change in ("rating = 5", "stars = 2"):
         session.execute(text(f"UPDATE hotels SET {change} WHERE id = :h"), {"h": world.hotel.id})
     session.execute(text("RESET ROLE"))
-    rows = session.execute(
+    updated = session.execute(
         text(
-            "SELECT operation::text, new_row ->> 'stars' FROM audit_log "
-            "WHERE txid = txid_current() AND table_name = 'hotels' AND row_pk = :pk "
-            "AND operation = 'UPDATE'"
+            "SELECT new_row ->> 'stars' FROM audit_log WHERE txid = txid_current() "
+            "AND table_name = 'hotels' AND row_pk = :pk AND operation = 'UPDATE'"
         ),
         {"pk": f'{{"id": {world.hotel.id}}}'},
-    ).all()
-    assert [tuple(r) for r in rows] == [("UPDATE", "2")]
+    ).scalars()
+    assert list(updated) == ["2"]
