@@ -7,7 +7,7 @@ import re
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tests.models.world import World, as_app, insert_booking, violates
+from tests.models.world import World, as_app, insert_booking, unwatched_columns, violates
 
 
 def test_overlapping_stays_are_refused_back_to_back_and_cancelled_are_not(
@@ -57,6 +57,13 @@ def test_only_allowed_status_transitions(session: Session, world: World) -> None
     move("completed")
     with violates(session, "bookings_status_transition"):
         move("pending")
+
+
+def test_the_guard_watches_every_column_but_the_paid_state(session: Session) -> None:
+    """bookings_guard (status machine, capacity, maintenance, updated_at) fires for an UPDATE
+    setting any column but paid_state, which bookings_paid_state stamps (0029): a column added
+    to bookings must be named in the guard's list (revision 0029's GUARDED)."""
+    assert unwatched_columns(session, "bookings", "bookings_guard") == {"paid_state", "holds_room"}
 
 
 def test_status_history_records_the_whole_life_with_the_acting_role(

@@ -72,6 +72,25 @@ def test_paid_state_follows_payments_and_overpayment_is_refused(
     assert paid_state(session, booking) == "partially_paid"
 
 
+def test_a_paid_state_change_stamps_the_booking(session: Session, world: World) -> None:
+    """A payment's paid-state recomputation does not fire bookings_guard (0029): the
+    paid-state trigger stamps updated_at itself, and only when the state moves."""
+    booking = insert_booking(session, world, "2031-02-01", "2031-02-03", total_price=200)
+    sql(session, "SET LOCAL session_replication_role = replica")  # backdated past the guard
+    sql(session, "UPDATE bookings SET updated_at = '2001-01-01' WHERE id = :id", id=booking)
+    sql(session, "SET LOCAL session_replication_role = origin")
+    as_app(session)
+
+    def stamped() -> bool:
+        query = "SELECT updated_at = now() FROM bookings WHERE id = :id"
+        return bool(sql(session, query, id=booking).scalar_one())
+
+    pay(session, world, booking, 50, status="failed")
+    assert not stamped()
+    pay(session, world, booking, 50)
+    assert stamped()
+
+
 def test_payments_are_never_deleted_or_rewritten(session: Session, world: World) -> None:
     as_app(session)
     booking = insert_booking(session, world, "2031-02-01", "2031-02-03", total_price=200)

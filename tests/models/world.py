@@ -145,3 +145,19 @@ def refused(session: Session, sql: str, sqlstate: str = DENIED) -> None:
         session.execute(text(sql))
     savepoint.rollback()
     assert caught.value.orig.sqlstate == sqlstate, caught.value  # type: ignore[attr-defined]
+
+
+def unwatched_columns(session: Session, table: str, trigger: str) -> set[str]:
+    """The columns of `table` that an UPDATE can set without firing `trigger` (its
+    `UPDATE OF` list leaves them out): a column added to the table and not named there is
+    found here."""
+    return set(
+        session.execute(
+            text(
+                "SELECT a.attname FROM pg_attribute a JOIN pg_trigger t ON t.tgrelid = a.attrelid "
+                "WHERE a.attrelid = CAST(:table AS regclass) AND t.tgname = :trigger "
+                "AND a.attnum > 0 AND NOT a.attisdropped AND a.attnum <> ALL(t.tgattr::int2[])"
+            ),
+            {"table": table, "trigger": trigger},
+        ).scalars()
+    )
