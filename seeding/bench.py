@@ -8,7 +8,8 @@ directory, as a user would: seeding/scratch.py), it measures rows per second of
       triggers off, nothing to generate: what the loader was before it built them after),
   (d) what a user would do instead of seeding: `pg_restore -j 2` of a dump (`pg_dump -Fc`)
       of (b)'s database into an empty one (schema, data, then indexes and constraints),
-and prints the ratios b/a, c/b and b/d (seed/restore). The server gets bulk-load checkpoint
+  (e) the same restore all or nothing, as the seed is: `pg_restore --single-transaction`,
+and prints the ratios b/a, c/b, b/d (seed/restore) and b/e. The server gets bulk-load checkpoint
 settings (max_wal_size, checkpoint_timeout) through ALTER SYSTEM, the same for all four.
 """
 
@@ -92,9 +93,15 @@ def pg_tool(name: str) -> str:
     return found
 
 
-def restore_path(server: str, source: str, workdir: Path) -> float:
-    """Seconds of `pg_restore -j 2` of a custom-format dump of `source` into a new empty
-    database (the dump itself is not timed)."""
+# What a user would do instead of seeding: restore a dump of the same rows. `-j 2` is this
+# machine's bulk-load ceiling (two backends); `--single-transaction` is the restore held to
+# the seed's own rule, all or nothing, and so to one backend.
+RESTORES = {"pg_restore -j 2": ("-j", "2"), "pg_restore --single-transaction": ("-1",)}
+
+
+def restore_paths(server: str, source: str, workdir: Path) -> dict[str, float]:
+    """Seconds of each of RESTORES, of one custom-format dump of `source`, each into a new
+    empty database bench_d<n> (the dump itself is not timed)."""
     url = make_url(server)
     env = {**os.environ, "PGHOST": url.host or "127.0.0.1", "PGPORT": str(url.port or 5432),
            "PGUSER": url.username or "postgres", "PGPASSWORD": url.password or ""}  # fmt: skip
@@ -104,15 +111,17 @@ def restore_path(server: str, source: str, workdir: Path) -> float:
         env=env, check=True, capture_output=True,
     )  # fmt: skip
     engine = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=pool.NullPool)
-    with engine.connect() as conn:
-        conn.execute(text('CREATE DATABASE "bench_d" TEMPLATE template0'))
+    seconds = {}
+    for n, (name, flags) in enumerate(RESTORES.items()):
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "bench_d{n}" TEMPLATE template0'))
+        started = time.perf_counter()
+        subprocess.run(
+            [pg_tool("pg_restore"), *flags, "--exit-on-error", "-d", f"bench_d{n}", str(dump)],
+            env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        seconds[name] = time.perf_counter() - started
     engine.dispose()
-    started = time.perf_counter()
-    subprocess.run(
-        [pg_tool("pg_restore"), "-j", "2", "--exit-on-error", "-d", "bench_d", str(dump)],
-        env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    seconds = time.perf_counter() - started
     dump.unlink()
     return seconds
 
@@ -131,20 +140,26 @@ def main() -> None:
         b_seconds, b_rss_mb = scratch.timed("seed", "--scale", args.scale, url=b_url)
         b_rows = _rows(b_url)
         c_rows, c_seconds = raw_copy(scratch.new_database("bench_c"), args.scale)
-        d_seconds = restore_path(server, b_url, Path(work))
-        d_rows = _rows(make_url(server).set(database="bench_d").render_as_string(False))
+        restores = restore_paths(server, b_url, Path(work))
+        d_rows = _rows(make_url(server).set(database="bench_d0").render_as_string(False))
     a, b, c = a_rows / a_seconds, b_rows / b_seconds, c_rows / c_seconds
-    d = d_rows / d_seconds
     print(f"scale {args.scale}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"(a) factory_boy path: {a_rows:>10,} rows in {a_seconds:7.2f} s = {a:>10,.0f} rows/s")
-    print(f"(b) hotel seed:       {b_rows:>10,} rows in {b_seconds:7.2f} s = {b:>10,.0f} rows/s"
-          f"  (end to end, peak RSS {b_rss_mb:,.0f} MB)")  # fmt: skip
-    print(f"(c) raw COPY:         {c_rows:>10,} rows in {c_seconds:7.2f} s = {c:>10,.0f} rows/s")
-    print(f"(d) pg_restore -j 2:  {d_rows:>10,} rows in {d_seconds:7.2f} s = {d:>10,.0f} rows/s"
-          "  (a dump of (b) into an empty database)")  # fmt: skip
+    lines = [
+        ("(a) factory_boy path", a_rows, a_seconds, ""),
+        ("(b) hotel seed", b_rows, b_seconds, f"end to end, peak RSS {b_rss_mb:,.0f} MB"),
+        ("(c) raw COPY", c_rows, c_seconds, ""),
+    ] + [
+        (f"({letter}) {name}", d_rows, seconds, "a dump of (b) into an empty database")
+        for letter, (name, seconds) in zip("de", restores.items(), strict=True)
+    ]
+    for label, rows, seconds, note in lines:
+        print(f"{label + ':':<37} {rows:>10,} rows in {seconds:7.2f} s = "
+              f"{rows / seconds:>10,.0f} rows/s" + (f"  ({note})" if note else ""))  # fmt: skip
+    d_seconds, e_seconds = restores.values()
     print(
         f"b/a = {b / a:,.0f}x   c/b = {c / b:.2f}x   seed/restore = b/d time = "
-        f"{b_seconds / d_seconds:.2f}x"
+        f"{b_seconds / d_seconds:.2f}x   seed/restore in one transaction = b/e time = "
+        f"{b_seconds / e_seconds:.2f}x"
     )
 
 
