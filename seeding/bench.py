@@ -10,7 +10,7 @@ directory, as a user would: seeding/scratch.py), it measures rows per second of
       of (b)'s database into an empty one (schema, data, then indexes and constraints),
   (e) the same restore all or nothing, as the seed is: `pg_restore --single-transaction`,
 and prints the ratios b/a, c/b, b/d (seed/restore) and b/e. The server gets bulk-load checkpoint
-settings (max_wal_size, checkpoint_timeout) through ALTER SYSTEM, the same for all four.
+settings (max_wal_size, checkpoint_timeout) through ALTER SYSTEM, the same for all five.
 """
 
 from __future__ import annotations

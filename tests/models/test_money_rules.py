@@ -73,8 +73,8 @@ def test_paid_state_follows_payments_and_overpayment_is_refused(
 
 
 def test_a_paid_state_change_stamps_the_booking(session: Session, world: World) -> None:
-    """A payment's paid-state recomputation does not fire bookings_guard (0029): the
-    paid-state trigger stamps updated_at itself, and only when the state moves."""
+    """A payment's paid-state recomputation, run only when the state moves, does not fire
+    bookings_guard (0029): the paid-state trigger stamps updated_at itself."""
     booking = insert_booking(session, world, "2031-02-01", "2031-02-03", total_price=200)
     sql(session, "SET LOCAL session_replication_role = replica")  # backdated past the guard
     sql(session, "UPDATE bookings SET updated_at = '2001-01-01' WHERE id = :id", id=booking)
